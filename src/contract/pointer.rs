@@ -1,0 +1,171 @@
+//! JSON pointers (RFC 6901), parsed once where they enter the program.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A syntactically valid JSON pointer such as `/id` or `/address/zip`.
+///
+/// The empty pointer (the whole document) is allowed by RFC 6901 but is never
+/// a useful key or upgrade target, so [`JsonPointer::parse`] rejects it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JsonPointer {
+    text: String,
+    segments: Vec<String>,
+}
+
+impl JsonPointer {
+    /// Parses `/a/b~1c` into its unescaped segments.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let Some(rest) = text.strip_prefix('/') else {
+            return Err(format!(
+                "`{text}` is not a JSON pointer: it must start with `/`"
+            ));
+        };
+        let mut segments = Vec::new();
+        for raw in rest.split('/') {
+            if raw.contains('~') && !valid_escapes(raw) {
+                return Err(format!(
+                    "`{text}` is not a JSON pointer: `~` must be followed by 0 or 1"
+                ));
+            }
+            segments.push(raw.replace("~1", "/").replace("~0", "~"));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    /// The unescaped reference tokens, outermost first.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
+    /// The pointer as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The value at this pointer, if there is one.
+    pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        value.pointer(&self.text)
+    }
+
+    /// Removes and returns the value at this pointer.
+    pub fn take(&self, value: &mut Value) -> Option<Value> {
+        let (last, parents) = self.segments.split_last()?;
+        match walk_mut(value, parents)? {
+            Value::Object(map) => map.remove(last),
+            Value::Array(items) => {
+                let index = last.parse::<usize>().ok().filter(|i| *i < items.len())?;
+                Some(items.remove(index))
+            }
+            _ => None,
+        }
+    }
+
+    /// Sets the value at this pointer, creating missing objects on the way.
+    /// Returns false when a parent on the way is not an object.
+    pub fn set(&self, value: &mut Value, new: Value) -> bool {
+        let Some((last, parents)) = self.segments.split_last() else {
+            return false;
+        };
+        let mut current = value;
+        for segment in parents {
+            let Value::Object(map) = current else {
+                return false;
+            };
+            current = map
+                .entry(segment.clone())
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+        match current {
+            Value::Object(map) => {
+                map.insert(last.clone(), new);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The value at this pointer, mutably.
+    pub fn get_mut<'v>(&self, value: &'v mut Value) -> Option<&'v mut Value> {
+        value.pointer_mut(&self.text)
+    }
+}
+
+fn valid_escapes(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'~')
+        .all(|(i, _)| matches!(bytes.get(i + 1), Some(b'0' | b'1')))
+}
+
+fn walk_mut<'v>(mut value: &'v mut Value, segments: &[String]) -> Option<&'v mut Value> {
+    for segment in segments {
+        value = match value {
+            Value::Object(map) => map.get_mut(segment)?,
+            Value::Array(items) => items.get_mut(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// Appends one reference token to a pointer, escaping it (RFC 6901 §3).
+pub fn push_token(pointer: &str, token: &str) -> String {
+    format!("{pointer}/{}", token.replace('~', "~0").replace('/', "~1"))
+}
+
+impl fmt::Display for JsonPointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for JsonPointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JsonPointer({})", self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPointer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        JsonPointer::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_and_unescapes_segments() {
+        let pointer = JsonPointer::parse("/a~1b/c~0d/0").unwrap();
+        assert_eq!(pointer.segments(), ["a/b", "c~d", "0"]);
+        assert!(JsonPointer::parse("id").is_err());
+        assert!(JsonPointer::parse("/a~2").is_err());
+    }
+
+    #[test]
+    fn set_creates_parents_and_take_removes() {
+        let mut doc = json!({"a": 1});
+        let pointer = JsonPointer::parse("/b/c").unwrap();
+        assert!(pointer.set(&mut doc, json!(2)));
+        assert_eq!(doc, json!({"a": 1, "b": {"c": 2}}));
+        assert_eq!(pointer.take(&mut doc), Some(json!(2)));
+        assert_eq!(doc, json!({"a": 1, "b": {}}));
+        assert!(!JsonPointer::parse("/a/x").unwrap().set(&mut doc, json!(0)));
+    }
+
+    #[test]
+    fn push_token_escapes() {
+        assert_eq!(push_token("/x", "a/b~"), "/x/a~1b~0");
+    }
+}

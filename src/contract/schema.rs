@@ -1,0 +1,428 @@
+//! JSON Schema and Apache Avro behind one type. A schema is compiled once,
+//! when its contract loads, and then validates JSON payloads without I/O.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+use url::Url;
+
+use super::avro_json;
+use super::pointer::{push_token, JsonPointer};
+use super::Error;
+
+/// The language a schema file is written in, found from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaFormat {
+    /// JSON Schema, 2020-12 unless `$schema` names draft 7.
+    JsonSchema,
+    /// An Apache Avro `.avsc` schema, validating JSON payloads.
+    Avro,
+}
+
+impl SchemaFormat {
+    /// `.json` is JSON Schema and `.avsc` Avro; anything else is refused.
+    pub fn from_path(path: &Path) -> Result<Self, Error> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Ok(Self::JsonSchema),
+            Some("avsc") => Ok(Self::Avro),
+            _ => Err(Error::new(
+                path,
+                "a schema file must end in `.json` (JSON Schema) or `.avsc` (Avro)",
+            )),
+        }
+    }
+}
+
+/// A schema file read and parsed as JSON, not yet compiled.
+#[derive(Debug, Clone)]
+pub struct SchemaDocument {
+    /// Where it was read from (absolute).
+    pub path: PathBuf,
+    /// Its language.
+    pub format: SchemaFormat,
+    /// The document itself.
+    pub raw: Value,
+}
+
+impl SchemaDocument {
+    /// Reads and parses `path`; the format comes from the extension.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let format = SchemaFormat::from_path(path)?;
+        let path = absolute(path)?;
+        let raw = read_json(&path)?;
+        Ok(Self { path, format, raw })
+    }
+}
+
+/// Reads one JSON file, naming the line and column of a syntax error.
+pub fn read_json(path: &Path) -> Result<Value, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(path, format!("cannot read the file: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| Error::new(path, format!("not valid JSON: {e}")))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| Error::new(path, format!("cannot resolve the path: {e}")))
+}
+
+/// Where `$ref`s may point. Contracts may reference files inside their
+/// contracts folder and nothing else: no network, no path outside it. Tests
+/// add extra roots (the JSON Schema Test Suite's `remotes/`) the same way.
+#[derive(Debug, Clone)]
+pub struct RefRoots {
+    roots: Arc<Vec<(String, PathBuf)>>,
+}
+
+impl RefRoots {
+    /// Only files below `folder` may be referenced.
+    pub fn folder(folder: &Path) -> Result<Self, Error> {
+        let folder = std::fs::canonicalize(folder)
+            .map_err(|e| Error::new(folder, format!("cannot open the folder: {e}")))?;
+        let prefix = Url::from_directory_path(&folder)
+            .map_err(|()| Error::new(&folder, "the folder has no file URL"))?;
+        Ok(Self {
+            roots: Arc::new(vec![(prefix.to_string(), folder)]),
+        })
+    }
+
+    /// Serves `uri_prefix…` from files below `folder` as well.
+    pub fn with_mapping(mut self, uri_prefix: &str, folder: &Path) -> Self {
+        Arc::make_mut(&mut self.roots).push((uri_prefix.to_owned(), folder.to_path_buf()));
+        self
+    }
+
+    /// The file a `$ref` target URI stands for, if it lies inside a root.
+    pub fn locate(&self, uri: &str) -> Result<PathBuf, String> {
+        let uri = uri.split('#').next().unwrap_or_default();
+        for (prefix, folder) in self.roots.iter() {
+            if let Some(relative) = uri.strip_prefix(prefix.as_str()) {
+                let candidate = folder.join(relative);
+                let resolved = std::fs::canonicalize(&candidate)
+                    .map_err(|e| format!("`{uri}` cannot be read: {e}"))?;
+                if !resolved.starts_with(folder) {
+                    return Err(format!("`{uri}` lies outside the contracts folder"));
+                }
+                return Ok(resolved);
+            }
+        }
+        if uri.starts_with("file:") {
+            Err(format!("`{uri}` lies outside the contracts folder"))
+        } else {
+            Err(format!(
+                "`{uri}` is not a file inside the contracts folder; remote references are never fetched"
+            ))
+        }
+    }
+
+    /// Resolves `reference` against the file that contains it and loads the
+    /// target document (the part before `#`). The compatibility checker
+    /// follows file references through this too.
+    pub fn load(&self, from: &Path, reference: &str) -> Result<(PathBuf, Value), String> {
+        let base = Url::from_file_path(from)
+            .map_err(|()| format!("{} has no file URL", from.display()))?;
+        let target = base
+            .join(reference)
+            .map_err(|e| format!("`{reference}` is not a valid reference: {e}"))?;
+        let path = self.locate(target.as_str())?;
+        let value = read_json(&path).map_err(|e| e.message)?;
+        Ok((path, value))
+    }
+}
+
+impl jsonschema::Retrieve for RefRoots {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let path = self.locate(uri.as_str())?;
+        Ok(read_json(&path)?)
+    }
+}
+
+/// One way a payload breaks a schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// JSON pointer into the payload (`""` is the payload itself).
+    pub pointer: String,
+    /// The schema keyword that failed (`required`, `maxLength`, `type` …).
+    pub keyword: String,
+    /// Where that keyword sits in the schema, as a JSON pointer.
+    pub schema_location: String,
+    /// What is wrong, readably.
+    pub message: String,
+}
+
+/// A compiled schema of either language.
+pub struct Schema {
+    raw: Value,
+    compiled: Compiled,
+}
+
+enum Compiled {
+    Json(Box<jsonschema::Validator>),
+    Avro(apache_avro::Schema),
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schema")
+            .field("format", &self.format())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Messages quote the offending value; a huge value is cut so that an error
+/// response stays readable.
+const MESSAGE_LIMIT: usize = 300;
+
+impl Schema {
+    /// Compiles a document. `$ref`s resolve through `roots` only.
+    pub fn compile(document: &SchemaDocument, roots: &RefRoots) -> Result<Self, Error> {
+        let compiled = match document.format {
+            SchemaFormat::JsonSchema => {
+                Compiled::Json(Box::new(compile_json_schema(document, roots)?))
+            }
+            SchemaFormat::Avro => {
+                Compiled::Avro(apache_avro::Schema::parse(&document.raw).map_err(|e| {
+                    Error::new(&document.path, format!("not a valid Avro schema: {e}"))
+                })?)
+            }
+        };
+        Ok(Self {
+            raw: document.raw.clone(),
+            compiled,
+        })
+    }
+
+    /// The schema document as written.
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+
+    /// The language of the schema.
+    pub fn format(&self) -> SchemaFormat {
+        match self.compiled {
+            Compiled::Json(_) => SchemaFormat::JsonSchema,
+            Compiled::Avro(_) => SchemaFormat::Avro,
+        }
+    }
+
+    /// The parsed Avro schema, for Avro contracts.
+    pub fn avro(&self) -> Option<&apache_avro::Schema> {
+        match &self.compiled {
+            Compiled::Avro(schema) => Some(schema),
+            Compiled::Json(_) => None,
+        }
+    }
+
+    /// Every violation of the schema by `payload`; empty when it is valid.
+    pub fn validate(&self, payload: &Value) -> Vec<Violation> {
+        match &self.compiled {
+            Compiled::Json(validator) => validator.iter_errors(payload).map(violation).collect(),
+            Compiled::Avro(schema) => avro_json::validate(schema, payload),
+        }
+    }
+
+    /// The canonical form of a valid payload: for Avro, union wrappers
+    /// (`{"string": "x"}`) are unwrapped and missing fields get their
+    /// defaults; JSON Schema payloads are kept as sent.
+    pub fn normalize(&self, payload: Value) -> Value {
+        match &self.compiled {
+            Compiled::Json(_) => payload,
+            Compiled::Avro(schema) => avro_json::normalize(schema, payload),
+        }
+    }
+
+    /// Whether the schema declares a property at `pointer` (used to check
+    /// that a contract's key exists).
+    pub fn declares(&self, pointer: &JsonPointer) -> bool {
+        match &self.compiled {
+            Compiled::Json(_) => json_schema_declares(&self.raw, &self.raw, pointer.segments()),
+            Compiled::Avro(schema) => avro_json::declares(schema, pointer),
+        }
+    }
+}
+
+fn compile_json_schema(
+    document: &SchemaDocument,
+    roots: &RefRoots,
+) -> Result<jsonschema::Validator, Error> {
+    let base = Url::from_file_path(&document.path)
+        .map_err(|()| Error::new(&document.path, "the file has no file URL"))?;
+    check_refs(&document.raw, &base, roots).map_err(|m| Error::new(&document.path, m))?;
+    let mut options = jsonschema::options()
+        .should_validate_formats(true)
+        .with_base_uri(base.to_string())
+        .with_retriever(roots.clone());
+    if document.raw.get("$schema").is_none() {
+        options = options.with_draft(jsonschema::Draft::Draft202012);
+    }
+    options
+        .build(&document.raw)
+        .map_err(|e| Error::new(&document.path, format!("the schema does not compile: {e}")))
+}
+
+/// Refuses `$ref`s that leave the allowed roots before the compiler sees
+/// them, so the message names the reference rather than a resolver failure.
+fn check_refs(schema: &Value, base: &Url, roots: &RefRoots) -> Result<(), String> {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                if !reference.starts_with('#') {
+                    let target = base.join(reference).map_err(|e| {
+                        format!("`$ref: {reference}` is not a valid reference: {e}")
+                    })?;
+                    roots
+                        .locate(target.as_str())
+                        .map_err(|m| format!("`$ref: {reference}` is refused: {m}"))?;
+                }
+            }
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "enum" | "const" | "examples" | "default"))
+                .try_for_each(|(_, v)| check_refs(v, base, roots))
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| check_refs(v, base, roots)),
+        _ => Ok(()),
+    }
+}
+
+fn violation(error: jsonschema::ValidationError<'_>) -> Violation {
+    let mut pointer = error.instance_path().as_str().to_owned();
+    // `required` fails on the object; point at the property that is missing.
+    if let jsonschema::error::ValidationErrorKind::Required {
+        property: Value::String(name),
+    } = error.kind()
+    {
+        pointer = push_token(&pointer, name);
+    }
+    let mut message = error.to_string();
+    if message.len() > MESSAGE_LIMIT {
+        let cut = (0..=MESSAGE_LIMIT)
+            .rev()
+            .find(|i| message.is_char_boundary(*i))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    Violation {
+        pointer,
+        keyword: error.kind().keyword().to_owned(),
+        schema_location: error.schema_path().as_str().to_owned(),
+        message,
+    }
+}
+
+/// Follows `properties` (through local `$ref`s and `allOf`/`anyOf`/`oneOf`
+/// branches) to see whether the schema names the property at `segments`.
+fn json_schema_declares(root: &Value, schema: &Value, segments: &[String]) -> bool {
+    let Some((first, rest)) = segments.split_first() else {
+        return true;
+    };
+    let Value::Object(map) = schema else {
+        return false;
+    };
+    if let Some(Value::String(reference)) = map.get("$ref") {
+        if let Some(target) = reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
+            if json_schema_declares(root, target, segments) {
+                return true;
+            }
+        }
+    }
+    if let Some(property) = map.get("properties").and_then(|p| p.get(first)) {
+        if json_schema_declares(root, property, rest) {
+            return true;
+        }
+    }
+    ["allOf", "anyOf", "oneOf"]
+        .iter()
+        .filter_map(|k| map.get(*k).and_then(Value::as_array))
+        .flatten()
+        .any(|branch| json_schema_declares(root, branch, segments))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn compile(dir: &Path, name: &str, raw: Value) -> Result<Schema, Error> {
+        let path = dir.join(name);
+        std::fs::write(&path, raw.to_string()).unwrap();
+        let document = SchemaDocument::read(&path)?;
+        Schema::compile(&document, &RefRoots::folder(dir)?)
+    }
+
+    #[test]
+    fn lists_every_violation_with_pointers() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = compile(
+            dir.path(),
+            "s.json",
+            json!({"type": "object", "required": ["id", "email"],
+                   "properties": {"id": {"type": "integer"}, "email": {"type": "string", "format": "email"}}}),
+        )
+        .unwrap();
+        let violations = schema.validate(&json!({"id": "x"}));
+        let pointers: Vec<_> = violations.iter().map(|v| v.pointer.as_str()).collect();
+        assert!(pointers.contains(&"/id"), "{violations:?}");
+        assert!(pointers.contains(&"/email"), "{violations:?}");
+        let formats = schema.validate(&json!({"id": 1, "email": "not an email"}));
+        assert_eq!(formats.len(), 1);
+        assert_eq!(formats[0].keyword, "format");
+    }
+
+    #[test]
+    fn refs_resolve_inside_the_folder_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("common.json"), r#"{"type": "string"}"#).unwrap();
+        let schema = compile(dir.path(), "s.json", json!({"$ref": "common.json"})).unwrap();
+        assert!(schema.validate(&json!("x")).is_empty());
+        assert_eq!(schema.validate(&json!(1)).len(), 1);
+
+        let escaping =
+            compile(dir.path(), "e.json", json!({"$ref": "../outside.json"})).unwrap_err();
+        assert!(
+            escaping.message.contains("outside the contracts folder"),
+            "{escaping}"
+        );
+        let remote = compile(
+            dir.path(),
+            "r.json",
+            json!({"$ref": "https://example.com/x.json"}),
+        )
+        .unwrap_err();
+        assert!(remote.message.contains("never fetched"), "{remote}");
+    }
+
+    #[test]
+    fn draft7_is_chosen_by_dollar_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        // In draft 7 `items` as an array is a tuple; in 2020-12 it is invalid.
+        let draft7 = compile(
+            dir.path(),
+            "d7.json",
+            json!({"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "integer"}]}),
+        )
+        .unwrap();
+        assert!(draft7.validate(&json!([1, "extra"])).is_empty());
+        assert_eq!(draft7.validate(&json!(["x"])).len(), 1);
+    }
+
+    #[test]
+    fn declares_follows_properties_and_refs() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = compile(
+            dir.path(),
+            "s.json",
+            json!({"$defs": {"addr": {"properties": {"zip": {}}}},
+                   "properties": {"id": {}, "address": {"$ref": "#/$defs/addr"}}}),
+        )
+        .unwrap();
+        assert!(schema.declares(&JsonPointer::parse("/id").unwrap()));
+        assert!(schema.declares(&JsonPointer::parse("/address/zip").unwrap()));
+        assert!(!schema.declares(&JsonPointer::parse("/nope").unwrap()));
+    }
+}

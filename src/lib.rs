@@ -1,0 +1,3 @@
+//! contractgate: a declarative data-contract gateway.
+
+pub mod contract;
