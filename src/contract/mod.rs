@@ -4,9 +4,16 @@
 
 mod avro_json;
 mod error;
+pub mod evolve;
+mod model;
+mod names;
 pub mod pointer;
+pub mod registry;
 pub mod schema;
 
 pub use error::Error;
+pub use model::{Compatibility, Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord};
+pub use names::{ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;
-pub use schema::{Schema, SchemaDocument, SchemaFormat, Violation};
+pub use registry::{LoadOptions, Registry};
+pub use schema::{RefRoots, Schema, SchemaDocument, SchemaFormat, Violation};

@@ -1,0 +1,181 @@
+//! `contractgate.yaml` and the environment, resolved once into a [`Config`].
+//! Precedence: flags, then environment (both handled by clap in `main.rs`),
+//! then the file, then the defaults below.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// The name of the one system of the embedded default.
+pub const EMBEDDED_SYSTEM: &str = "embedded";
+
+/// Everything the gateway needs to run, after every source was applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The contracts folder.
+    pub contracts: PathBuf,
+    /// Where the embedded SQLite file lives.
+    pub data: PathBuf,
+    /// The systems, by name.
+    pub systems: BTreeMap<String, SystemConfig>,
+    /// Whether `systems` came from a config file. When not, the embedded
+    /// SQLite system owns every contract whatever its `owner` says.
+    pub systems_declared: bool,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// One source of truth the gateway writes to. Adding a kind of owner adds a
+/// variant here and a file in `systems/`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SystemConfig {
+    /// An SQLite file.
+    Sqlite {
+        /// The database file; created when missing.
+        path: PathBuf,
+    },
+}
+
+/// Bounds on what one request may ask of the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub body_bytes: usize,
+    /// Deepest accepted JSON nesting.
+    pub json_depth: usize,
+    /// How long an owner may take to commit or read.
+    pub timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { body_bytes: 1024 * 1024, json_depth: 128, timeout_ms: 10_000 }
+    }
+}
+
+/// serde_json refuses nesting past 128 on its own; deeper limits would need
+/// a stack-safe parser, so the setting is capped there.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    contracts: Option<PathBuf>,
+    data: Option<PathBuf>,
+    #[serde(default)]
+    systems: BTreeMap<String, SystemConfig>,
+    limits: Option<Limits>,
+}
+
+/// Values given on the command line or in the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `CONTRACTGATE_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// `--contracts` / `CONTRACTGATE_CONTRACTS`.
+    pub contracts: Option<PathBuf>,
+    /// `--data` / `CONTRACTGATE_DATA`.
+    pub data: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads `file` (or `./contractgate.yaml` when present) and applies the
+    /// overrides; with neither, the embedded default.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let default_file = Path::new("contractgate.yaml");
+        let file = match file {
+            Some(path) => Some(path),
+            None => default_file.is_file().then_some(default_file),
+        };
+        let parsed = match file {
+            Some(path) => parse_file(path)?,
+            None => ConfigFile::default(),
+        };
+        Ok(resolve(parsed, overrides))
+    }
+
+    /// The embedded default for a contracts folder and a data folder (tests
+    /// and the README's first command).
+    pub fn embedded(contracts: &Path, data: &Path) -> Config {
+        let overrides = Overrides {
+            listen: None,
+            contracts: Some(contracts.to_path_buf()),
+            data: Some(data.to_path_buf()),
+        };
+        resolve(ConfigFile::default(), overrides)
+    }
+
+    /// The system that owns a contract which names `owner`.
+    pub fn owner_of<'c>(&'c self, owner: Option<&'c str>) -> &'c str {
+        if self.systems_declared {
+            owner.unwrap_or_default()
+        } else {
+            EMBEDDED_SYSTEM
+        }
+    }
+}
+
+fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
+    let data = overrides.data.or(parsed.data).unwrap_or_else(|| PathBuf::from("./data"));
+    let systems_declared = !parsed.systems.is_empty();
+    let systems = if systems_declared {
+        parsed.systems
+    } else {
+        BTreeMap::from([(
+            EMBEDDED_SYSTEM.to_owned(),
+            SystemConfig::Sqlite { path: data.join("contractgate.db") },
+        )])
+    };
+    Config {
+        listen: overrides
+            .listen
+            .or(parsed.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        contracts: overrides.contracts.or(parsed.contracts).unwrap_or_else(|| PathBuf::from("./contracts")),
+        data,
+        systems,
+        systems_declared,
+        limits: parsed.limits.unwrap_or_default(),
+    }
+}
+
+fn parse_file(path: &Path) -> anyhow::Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let expanded = expand_env(&text).with_context(|| format!("in {}", path.display()))?;
+    let parsed: ConfigFile =
+        serde_yaml::from_str(&expanded).with_context(|| format!("invalid config {}", path.display()))?;
+    if let Some(limits) = parsed.limits {
+        if limits.json_depth == 0 || limits.json_depth > MAX_JSON_DEPTH {
+            bail!("{}: limits.json_depth must be between 1 and {MAX_JSON_DEPTH}", path.display());
+        }
+    }
+    Ok(parsed)
+}
+
+/// Replaces `${NAME}` with the environment variable NAME, so secrets stay
+/// out of the file. A missing variable is an error, never an empty string.
+fn expand_env(text: &str) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            bail!("`${{` without a closing `}}`");
+        };
+        let name = &after[..end];
+        let value = std::env::var(name).with_context(|| format!("environment variable {name} is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}

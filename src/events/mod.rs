@@ -1,0 +1,92 @@
+//! Change events: the CloudEvents 1.0 documents a committed write emits.
+//! Owners store them in their outbox in the write's own transaction.
+
+use serde::Serialize;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::contract::{ContractName, RecordKey, Version};
+
+/// What a write did to a record; the suffix of the event `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// The record did not exist before.
+    Created,
+    /// A whole new body replaced the record.
+    Replaced,
+    /// A merge patch changed the record.
+    Patched,
+    /// The record is gone.
+    Deleted,
+}
+
+impl ChangeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Replaced => "replaced",
+            ChangeKind::Patched => "patched",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+}
+
+/// A change event as stored in the outbox and relayed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeEvent {
+    /// Always "1.0".
+    pub specversion: &'static str,
+    /// Unique; relays use it as the broker's deduplication id.
+    pub id: String,
+    /// `/contracts/<name>`.
+    pub source: String,
+    /// `<contract>.<created|replaced|patched|deleted>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The record key.
+    pub subject: String,
+    /// When the write committed (RFC 3339).
+    pub time: String,
+    /// Always `application/json`.
+    pub datacontenttype: &'static str,
+    /// The contract version `data` conforms to.
+    pub dataschema: String,
+    /// The record's revision after the write (a CloudEvents extension).
+    pub revision: u64,
+    /// The record after the write, PII redacted; absent for a deletion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl ChangeEvent {
+    /// The event for a write that left `key` at `revision`.
+    pub fn new(
+        contract: &ContractName,
+        version: Version,
+        key: &RecordKey,
+        kind: ChangeKind,
+        revision: u64,
+        data: Option<Value>,
+    ) -> Self {
+        ChangeEvent {
+            specversion: "1.0",
+            id: uuid::Uuid::now_v7().to_string(),
+            source: format!("/contracts/{contract}"),
+            kind: format!("{contract}.{}", kind.as_str()),
+            subject: key.to_string(),
+            time: now_rfc3339(),
+            datacontenttype: "application/json",
+            dataschema: format!("/contracts/{contract}/{version}/schema"),
+            revision,
+            data,
+        }
+    }
+}
+
+/// The current time as RFC 3339, for stored timestamps.
+pub fn now_rfc3339() -> String {
+    // Formatting a current UTC time cannot fail; the fallback keeps it total.
+    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
