@@ -56,7 +56,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { body_bytes: 1024 * 1024, json_depth: 128, timeout_ms: 10_000 }
+        Self {
+            body_bytes: 1024 * 1024,
+            json_depth: 128,
+            timeout_ms: 10_000,
+        }
     }
 }
 
@@ -124,14 +128,19 @@ impl Config {
 }
 
 fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
-    let data = overrides.data.or(parsed.data).unwrap_or_else(|| PathBuf::from("./data"));
+    let data = overrides
+        .data
+        .or(parsed.data)
+        .unwrap_or_else(|| PathBuf::from("./data"));
     let systems_declared = !parsed.systems.is_empty();
     let systems = if systems_declared {
         parsed.systems
     } else {
         BTreeMap::from([(
             EMBEDDED_SYSTEM.to_owned(),
-            SystemConfig::Sqlite { path: data.join("contractgate.db") },
+            SystemConfig::Sqlite {
+                path: data.join("contractgate.db"),
+            },
         )])
     };
     Config {
@@ -139,7 +148,10 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
             .listen
             .or(parsed.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-        contracts: overrides.contracts.or(parsed.contracts).unwrap_or_else(|| PathBuf::from("./contracts")),
+        contracts: overrides
+            .contracts
+            .or(parsed.contracts)
+            .unwrap_or_else(|| PathBuf::from("./contracts")),
         data,
         systems,
         systems_declared,
@@ -148,13 +160,17 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
 }
 
 fn parse_file(path: &Path) -> anyhow::Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let expanded = expand_env(&text).with_context(|| format!("in {}", path.display()))?;
-    let parsed: ConfigFile =
-        serde_yaml::from_str(&expanded).with_context(|| format!("invalid config {}", path.display()))?;
+    let parsed: ConfigFile = serde_yaml::from_str(&expanded)
+        .with_context(|| format!("invalid config {}", path.display()))?;
     if let Some(limits) = parsed.limits {
         if limits.json_depth == 0 || limits.json_depth > MAX_JSON_DEPTH {
-            bail!("{}: limits.json_depth must be between 1 and {MAX_JSON_DEPTH}", path.display());
+            bail!(
+                "{}: limits.json_depth must be between 1 and {MAX_JSON_DEPTH}",
+                path.display()
+            );
         }
     }
     Ok(parsed)
@@ -172,7 +188,8 @@ fn expand_env(text: &str) -> anyhow::Result<String> {
             bail!("`${{` without a closing `}}`");
         };
         let name = &after[..end];
-        let value = std::env::var(name).with_context(|| format!("environment variable {name} is not set"))?;
+        let value = std::env::var(name)
+            .with_context(|| format!("environment variable {name} is not set"))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }

@@ -1,7 +1,7 @@
 //! contractgate: a declarative data-contract gateway.
 
-pub mod contract;
 pub mod config;
+pub mod contract;
 pub mod events;
 pub mod systems;
 pub mod write;

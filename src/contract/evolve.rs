@@ -167,7 +167,9 @@ fn cast(value: &Value, to: ScalarType) -> Option<Value> {
         }
         (ScalarType::Number, Value::String(text)) => {
             let trimmed = text.trim();
-            serde_json::from_str::<Number>(trimmed).ok().map(Value::Number)
+            serde_json::from_str::<Number>(trimmed)
+                .ok()
+                .map(Value::Number)
         }
         (ScalarType::Integer, Value::String(text)) => {
             text.trim().parse::<i64>().ok().map(Value::from)
@@ -217,13 +219,17 @@ mod tests {
             &steps,
             json!({"name": "Ada", "legacy_code": "x", "zip": 1234, "status": "A"}),
         );
-        assert_eq!(up, json!({"full_name": "Ada", "tier": "standard", "zip": "1234", "status": "active"}));
+        assert_eq!(
+            up,
+            json!({"full_name": "Ada", "tier": "standard", "zip": "1234", "status": "active"})
+        );
         assert_eq!(down, json!({"name": "Ada", "zip": 1234, "status": "A"}));
     }
 
     #[test]
     fn default_keeps_a_present_value_and_casts_that_cannot_apply_leave_it() {
-        let steps = steps("- default: { path: /tier, value: standard }\n- cast: { path: /n, to: integer }");
+        let steps =
+            steps("- default: { path: /tier, value: standard }\n- cast: { path: /n, to: integer }");
         let (up, _) = round_trip(&steps, json!({"tier": "gold", "n": "twelve"}));
         assert_eq!(up, json!({"tier": "gold", "n": "twelve"}));
     }

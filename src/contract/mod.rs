@@ -12,7 +12,9 @@ pub mod registry;
 pub mod schema;
 
 pub use error::Error;
-pub use model::{Compatibility, Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord};
+pub use model::{
+    Compatibility, Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord,
+};
 pub use names::{ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;
 pub use registry::{LoadOptions, Registry};

@@ -160,7 +160,11 @@ impl Contract {
         let sent = self.version_or_reject(version)?;
         let violations = sent.schema.validate(&payload);
         if !violations.is_empty() {
-            return Err(Rejection { version, violations, after_upgrade: false });
+            return Err(Rejection {
+                version,
+                violations,
+                after_upgrade: false,
+            });
         }
         let key = self.key_of(&payload).map_err(|violation| Rejection {
             version,
@@ -168,23 +172,44 @@ impl Contract {
             after_upgrade: false,
         })?;
         let stored = self.stored_version();
-        let body = stored.schema.normalize(self.convert(sent.schema.normalize(payload), version, stored.version));
+        let body = stored.schema.normalize(self.convert(
+            sent.schema.normalize(payload),
+            version,
+            stored.version,
+        ));
         let violations = stored.schema.validate(&body);
         if !violations.is_empty() {
-            return Err(Rejection { version: stored.version, violations, after_upgrade: true });
+            return Err(Rejection {
+                version: stored.version,
+                violations,
+                after_upgrade: true,
+            });
         }
-        Ok(ValidatedRecord { key, version: stored.version, body })
+        Ok(ValidatedRecord {
+            key,
+            version: stored.version,
+            body,
+        })
     }
 
     /// A stored body, expressed in `version` and validated against it.
-    pub fn express(&self, body: Value, from: Version, version: Version) -> Result<Value, Rejection> {
+    pub fn express(
+        &self,
+        body: Value,
+        from: Version,
+        version: Version,
+    ) -> Result<Value, Rejection> {
         let target = self.version_or_reject(version)?;
         let converted = self.convert(body, from, version);
         let violations = target.schema.validate(&converted);
         if violations.is_empty() {
             Ok(converted)
         } else {
-            Err(Rejection { version, violations, after_upgrade: true })
+            Err(Rejection {
+                version,
+                violations,
+                after_upgrade: true,
+            })
         }
     }
 
@@ -204,7 +229,8 @@ impl Contract {
 
     /// The steps taking `low` to `high`, in order.
     fn steps_between(&self, low: Version, high: Version) -> impl DoubleEndedIterator<Item = &Step> {
-        let range = (low.number() as usize).min(self.versions.len())..(high.number() as usize).min(self.versions.len());
+        let range = (low.number() as usize).min(self.versions.len())
+            ..(high.number() as usize).min(self.versions.len());
         self.versions[range].iter().flat_map(|v| v.upgrade.iter())
     }
 

@@ -136,7 +136,9 @@ impl RecordKey {
         match value {
             Value::String(text) => Self::parse(text),
             Value::Number(n) if n.is_i64() || n.is_u64() => Self::parse(&n.to_string()),
-            other => Err(format!("a record key must be a string or an integer, not {other}")),
+            other => Err(format!(
+                "a record key must be a string or an integer, not {other}"
+            )),
         }
     }
 
@@ -175,7 +177,10 @@ mod tests {
 
     #[test]
     fn keys_come_from_strings_and_integers() {
-        assert_eq!(RecordKey::from_value(&json!("c-1")).unwrap().as_str(), "c-1");
+        assert_eq!(
+            RecordKey::from_value(&json!("c-1")).unwrap().as_str(),
+            "c-1"
+        );
         assert_eq!(RecordKey::from_value(&json!(42)).unwrap().as_str(), "42");
         assert!(RecordKey::from_value(&json!(1.5)).is_err());
         assert!(RecordKey::from_value(&json!("")).is_err());

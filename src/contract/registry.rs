@@ -93,7 +93,10 @@ impl Registry {
             }
         }
         if errors.is_empty() {
-            Ok(Registry { folder: folder.to_path_buf(), contracts })
+            Ok(Registry {
+                folder: folder.to_path_buf(),
+                contracts,
+            })
         } else {
             Err(errors)
         }
@@ -106,7 +109,9 @@ impl Registry {
 
     /// A contract by name.
     pub fn get(&self, name: &str) -> Option<&Arc<Contract>> {
-        ContractName::parse(name).ok().and_then(|name| self.contracts.get(&name))
+        ContractName::parse(name)
+            .ok()
+            .and_then(|name| self.contracts.get(&name))
     }
 
     /// Every contract, by name.
@@ -115,7 +120,11 @@ impl Registry {
     }
 }
 
-fn load_contract(dir: &Path, roots: &RefRoots, options: &LoadOptions) -> Result<Contract, Vec<Error>> {
+fn load_contract(
+    dir: &Path,
+    roots: &RefRoots,
+    options: &LoadOptions,
+) -> Result<Contract, Vec<Error>> {
     let file_path = dir.join("contract.yaml");
     let text = std::fs::read_to_string(&file_path)
         .map_err(|e| vec![Error::new(&file_path, format!("cannot read the file: {e}"))])?;
@@ -139,9 +148,14 @@ fn load_contract(dir: &Path, roots: &RefRoots, options: &LoadOptions) -> Result<
             )));
         }
     } else if options.systems.is_some() && file.owner.is_none() {
-        errors.push(problem("no `owner`: name the system that holds these records".to_owned()));
+        errors.push(problem(
+            "no `owner`: name the system that holds these records".to_owned(),
+        ));
     }
-    let table = file.table.clone().unwrap_or_else(|| file.name.as_str().replace('-', "_"));
+    let table = file
+        .table
+        .clone()
+        .unwrap_or_else(|| file.name.as_str().replace('-', "_"));
     if !is_sql_identifier(&table) {
         errors.push(problem(format!(
             "table `{table}` is not a plain SQL name: use letters, digits and `_`, starting with a letter"
@@ -192,15 +206,26 @@ fn load_contract(dir: &Path, roots: &RefRoots, options: &LoadOptions) -> Result<
     }
 }
 
-fn load_version(dir: &Path, roots: &RefRoots, key: &JsonPointer, declared: VersionFile) -> Result<ContractVersion, Error> {
+fn load_version(
+    dir: &Path,
+    roots: &RefRoots,
+    key: &JsonPointer,
+    declared: VersionFile,
+) -> Result<ContractVersion, Error> {
     let schema_file = dir.join(&declared.schema);
     if !schema_file.is_file() {
-        return Err(Error::new(&schema_file, format!("schema file of version {} not found", declared.version)));
+        return Err(Error::new(
+            &schema_file,
+            format!("schema file of version {} not found", declared.version),
+        ));
     }
     let document = SchemaDocument::read(&schema_file)?;
     let schema = Schema::compile(&document, roots)?;
     if !schema.declares(key) {
-        return Err(Error::new(&schema_file, format!("the contract's key {key} is not a property of this schema")));
+        return Err(Error::new(
+            &schema_file,
+            format!("the contract's key {key} is not a property of this schema"),
+        ));
     }
     Ok(ContractVersion {
         version: Version::new(declared.version).map_err(|m| Error::new(&schema_file, m))?,
@@ -224,13 +249,28 @@ fn check_upgrades(contract: &Contract, file: &Path) -> Vec<Error> {
                 Step::Cast { path, .. } | Step::Map { path, .. } => (vec![path], vec![path]),
             };
             for path in old_paths.iter().filter(|p| !older.schema.declares(p)) {
-                errors.push(Error::new(file, format!("the upgrade to {} uses {path}, which {} does not declare", newer.version, older.version)));
+                errors.push(Error::new(
+                    file,
+                    format!(
+                        "the upgrade to {} uses {path}, which {} does not declare",
+                        newer.version, older.version
+                    ),
+                ));
             }
             for path in new_paths.iter().filter(|p| !newer.schema.declares(p)) {
-                errors.push(Error::new(file, format!("the upgrade to {} writes {path}, which {} does not declare", newer.version, newer.version)));
+                errors.push(Error::new(
+                    file,
+                    format!(
+                        "the upgrade to {} writes {path}, which {} does not declare",
+                        newer.version, newer.version
+                    ),
+                ));
             }
             if let Some(problem) = step.inversion_problem() {
-                errors.push(Error::new(file, format!("the upgrade to {}: {problem}", newer.version)));
+                errors.push(Error::new(
+                    file,
+                    format!("the upgrade to {}: {problem}", newer.version),
+                ));
             }
         }
     }
@@ -248,12 +288,18 @@ fn check_examples(contract: &Contract) -> Vec<Error> {
     files.sort();
     let mut errors = Vec::new();
     for path in files {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let Some((version, valid)) = example_kind(name) else {
             continue;
         };
         let Some(declared) = contract.version(version) else {
-            errors.push(Error::new(&path, format!("example for {version}, which the contract does not have")));
+            errors.push(Error::new(
+                &path,
+                format!("example for {version}, which the contract does not have"),
+            ));
             continue;
         };
         let payload: Value = match read_json(&path) {
@@ -265,8 +311,17 @@ fn check_examples(contract: &Contract) -> Vec<Error> {
         };
         let violations = declared.schema.validate(&payload);
         match (valid, violations.first()) {
-            (true, Some(v)) => errors.push(Error::new(&path, format!("a valid example is rejected by {version}: {} at `{}`", v.message, v.pointer))),
-            (false, None) => errors.push(Error::new(&path, format!("an invalid example is accepted by {version}"))),
+            (true, Some(v)) => errors.push(Error::new(
+                &path,
+                format!(
+                    "a valid example is rejected by {version}: {} at `{}`",
+                    v.message, v.pointer
+                ),
+            )),
+            (false, None) => errors.push(Error::new(
+                &path,
+                format!("an invalid example is accepted by {version}"),
+            )),
             (true, None) => errors.extend(check_round_trip(contract, version, payload, &path)),
             (false, Some(_)) => {}
         }
@@ -274,17 +329,41 @@ fn check_examples(contract: &Contract) -> Vec<Error> {
     errors
 }
 
-fn check_round_trip(contract: &Contract, version: Version, payload: Value, path: &Path) -> Option<Error> {
+fn check_round_trip(
+    contract: &Contract,
+    version: Version,
+    payload: Value,
+    path: &Path,
+) -> Option<Error> {
     let record = match contract.accept(version, payload) {
         Ok(record) => record,
         Err(rejection) => {
-            let first = rejection.violations.first().map(|v| format!("{} at `{}`", v.message, v.pointer)).unwrap_or_default();
-            return Some(Error::new(path, format!("upgraded to {}, this example is invalid: {first}", rejection.version)));
+            let first = rejection
+                .violations
+                .first()
+                .map(|v| format!("{} at `{}`", v.message, v.pointer))
+                .unwrap_or_default();
+            return Some(Error::new(
+                path,
+                format!(
+                    "upgraded to {}, this example is invalid: {first}",
+                    rejection.version
+                ),
+            ));
         }
     };
-    let back = contract.express(record.body().clone(), record.version(), version).err()?;
-    let first = back.violations.first().map(|v| format!("{} at `{}`", v.message, v.pointer)).unwrap_or_default();
-    Some(Error::new(path, format!("downgraded back to {version}, this example is invalid: {first}")))
+    let back = contract
+        .express(record.body().clone(), record.version(), version)
+        .err()?;
+    let first = back
+        .violations
+        .first()
+        .map(|v| format!("{} at `{}`", v.message, v.pointer))
+        .unwrap_or_default();
+    Some(Error::new(
+        path,
+        format!("downgraded back to {version}, this example is invalid: {first}"),
+    ))
 }
 
 /// `v2.valid.basic.json` → (2, true).

@@ -88,5 +88,7 @@ impl ChangeEvent {
 /// The current time as RFC 3339, for stored timestamps.
 pub fn now_rfc3339() -> String {
     // Formatting a current UTC time cannot fail; the fallback keeps it total.
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Row;
 
 use super::{Change, Committed, Error, Owner, StoredRecord, Write};
@@ -27,7 +29,8 @@ impl SqliteOwner {
     /// Opens (creating if missing) the file and runs the migrations.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
@@ -68,19 +71,28 @@ impl Owner for SqliteOwner {
                     updated_at TEXT NOT NULL
                 )"#
             );
-            sqlx::query(&ddl).execute(&self.writer).await.map_err(classify)?;
+            sqlx::query(&ddl)
+                .execute(&self.writer)
+                .await
+                .map_err(classify)?;
         }
         Ok(())
     }
 
     async fn commit(&self, write: Write) -> Result<Committed, Error> {
         let table = &write.table;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(classify)?;
-        let current: Option<i64> = sqlx::query_scalar(&format!(r#"SELECT revision FROM "{table}" WHERE record_key = ?"#))
-            .bind(write.key.as_str())
-            .fetch_optional(&mut *tx)
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(classify)?;
+        let current: Option<i64> = sqlx::query_scalar(&format!(
+            r#"SELECT revision FROM "{table}" WHERE record_key = ?"#
+        ))
+        .bind(write.key.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(classify)?;
         let current = current.map(|r| r as u64);
         write.check(current)?;
         let kind = write.change_kind(current.is_some());
@@ -104,15 +116,27 @@ impl Owner for SqliteOwner {
                 (revision, record.version())
             }
             Change::Delete => {
-                let version: i64 = sqlx::query_scalar(&format!(r#"DELETE FROM "{table}" WHERE record_key = ? RETURNING version"#))
-                    .bind(write.key.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                (current.unwrap_or(0), Version::new(version as u32).map_err(Error::Refused)?)
+                let version: i64 = sqlx::query_scalar(&format!(
+                    r#"DELETE FROM "{table}" WHERE record_key = ? RETURNING version"#
+                ))
+                .bind(write.key.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(classify)?;
+                (
+                    current.unwrap_or(0),
+                    Version::new(version as u32).map_err(Error::Refused)?,
+                )
             }
         };
-        let event = ChangeEvent::new(&write.contract, version, &write.key, kind, revision, write.event_data);
+        let event = ChangeEvent::new(
+            &write.contract,
+            version,
+            &write.key,
+            kind,
+            revision,
+            write.event_data,
+        );
         let document = serde_json::to_string(&event).map_err(|e| Error::Refused(e.to_string()))?;
         sqlx::query(
             "INSERT INTO contractgate_outbox (id, contract, record_key, revision, event, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -131,11 +155,13 @@ impl Owner for SqliteOwner {
     }
 
     async fn read(&self, table: &str, key: &RecordKey) -> Result<Option<StoredRecord>, Error> {
-        let row = sqlx::query(&format!(r#"SELECT version, revision, body FROM "{table}" WHERE record_key = ?"#))
-            .bind(key.as_str())
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(classify)?;
+        let row = sqlx::query(&format!(
+            r#"SELECT version, revision, body FROM "{table}" WHERE record_key = ?"#
+        ))
+        .bind(key.as_str())
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(classify)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -145,12 +171,16 @@ impl Owner for SqliteOwner {
         Ok(Some(StoredRecord {
             version: Version::new(version as u32).map_err(Error::Refused)?,
             revision: revision as u64,
-            body: serde_json::from_str(&body).map_err(|e| Error::Refused(format!("stored body is not JSON: {e}")))?,
+            body: serde_json::from_str(&body)
+                .map_err(|e| Error::Refused(format!("stored body is not JSON: {e}")))?,
         }))
     }
 
     async fn health(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&self.readers).await.map_err(classify)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 }
@@ -158,8 +188,12 @@ impl Owner for SqliteOwner {
 /// Busy, locked and I/O conditions may pass; anything else will not.
 fn classify(error: sqlx::Error) -> Error {
     match &error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Error::Unavailable(error.to_string()),
-        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "10" | "14")) => {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Error::Unavailable(error.to_string())
+        }
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("5" | "6" | "10" | "14")) =>
+        {
             // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_CANTOPEN
             Error::Unavailable(error.to_string())
         }

@@ -116,7 +116,11 @@ impl Gateway {
     /// A gateway over a loaded registry and connected owners. Prepares every
     /// contract's table in its owner.
     pub async fn new(config: Config, registry: Registry, owners: Owners) -> anyhow::Result<Self> {
-        let gateway = Gateway { registry: ArcSwap::from_pointee(registry), owners, config };
+        let gateway = Gateway {
+            registry: ArcSwap::from_pointee(registry),
+            owners,
+            config,
+        };
         for contract in gateway.registry.load().contracts() {
             let owner = gateway.owner_of(contract)?;
             owner.prepare(std::slice::from_ref(&contract.table)).await?;
@@ -141,23 +145,35 @@ impl Gateway {
 
     fn owner_of(&self, contract: &Contract) -> anyhow::Result<Arc<dyn Owner>> {
         let name = self.config.owner_of(contract.owner.as_deref());
-        self.owners
-            .get(name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("contract {} names owner `{name}`, which is not a system", contract.name))
+        self.owners.get(name).cloned().ok_or_else(|| {
+            anyhow::anyhow!(
+                "contract {} names owner `{name}`, which is not a system",
+                contract.name
+            )
+        })
     }
 
     /// Finds the contract version a request addresses (`v2` in the URL).
     pub fn resolve(&self, contract: &str, version: &str) -> Result<Target, Error> {
         let registry = self.registry.load();
-        let found = registry.get(contract).ok_or_else(|| Error::UnknownContract(contract.to_owned()))?;
-        let unknown = || Error::UnknownVersion { contract: contract.to_owned(), version: version.to_owned() };
+        let found = registry
+            .get(contract)
+            .ok_or_else(|| Error::UnknownContract(contract.to_owned()))?;
+        let unknown = || Error::UnknownVersion {
+            contract: contract.to_owned(),
+            version: version.to_owned(),
+        };
         let number = Version::parse_segment(version).ok_or_else(unknown)?;
         let declared = found.version(number).ok_or_else(unknown)?;
         if declared.status == Status::Retired {
-            return Err(Error::Retired { contract: contract.to_owned(), version: number });
+            return Err(Error::Retired {
+                contract: contract.to_owned(),
+                version: number,
+            });
         }
-        let owner = self.owner_of(found).map_err(|e| systems::Error::Unavailable(e.to_string()))?;
+        let owner = self
+            .owner_of(found)
+            .map_err(|e| systems::Error::Unavailable(e.to_string()))?;
         Ok(Target {
             contract: Arc::clone(found),
             version: number,
@@ -168,18 +184,32 @@ impl Gateway {
 
     /// POST: creates a record; its key comes from the body.
     pub async fn create(&self, target: &Target, body: Value) -> Result<Outcome, Error> {
-        self.put_record(target, None, body, Precondition::Absent, false).await
+        self.put_record(target, None, body, Precondition::Absent, false)
+            .await
     }
 
     /// PUT: creates or replaces the record at `key`.
-    pub async fn replace(&self, target: &Target, key: RecordKey, body: Value, if_match: Option<Precondition>) -> Result<Outcome, Error> {
+    pub async fn replace(
+        &self,
+        target: &Target,
+        key: RecordKey,
+        body: Value,
+        if_match: Option<Precondition>,
+    ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::None)?;
-        self.put_record(target, Some(key), body, precondition, false).await
+        self.put_record(target, Some(key), body, precondition, false)
+            .await
     }
 
     /// PATCH: applies a JSON merge patch (RFC 7396) to the record as the
     /// client's version sees it, then validates the result like any write.
-    pub async fn patch(&self, target: &Target, key: RecordKey, patch: Value, if_match: Option<Precondition>) -> Result<Outcome, Error> {
+    pub async fn patch(
+        &self,
+        target: &Target,
+        key: RecordKey,
+        patch: Value,
+        if_match: Option<Precondition>,
+    ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::Exists)?;
         let mut attempt = 0;
         loop {
@@ -187,26 +217,41 @@ impl Gateway {
             let current = self.read(target, &key).await?;
             if let Precondition::Revision(expected) = precondition {
                 if expected != current.revision {
-                    return Err(systems::Error::RevisionMismatch { current: current.revision }.into());
+                    return Err(systems::Error::RevisionMismatch {
+                        current: current.revision,
+                    }
+                    .into());
                 }
             }
             let mut merged = current.body;
             json_patch::merge(&mut merged, &patch);
             let result = self
-                .put_record(target, Some(key.clone()), merged, Precondition::Revision(current.revision), true)
+                .put_record(
+                    target,
+                    Some(key.clone()),
+                    merged,
+                    Precondition::Revision(current.revision),
+                    true,
+                )
                 .await;
             match result {
                 // Someone wrote between our read and our commit: read again,
                 // unless the client pinned a revision itself.
-                Err(Error::Owner(systems::Error::RevisionMismatch { .. } | systems::Error::NotFound))
-                    if precondition == Precondition::Exists && attempt < PATCH_ATTEMPTS => {}
+                Err(Error::Owner(
+                    systems::Error::RevisionMismatch { .. } | systems::Error::NotFound,
+                )) if precondition == Precondition::Exists && attempt < PATCH_ATTEMPTS => {}
                 other => return other,
             }
         }
     }
 
     /// DELETE: removes the record at `key`.
-    pub async fn delete(&self, target: &Target, key: RecordKey, if_match: Option<Precondition>) -> Result<Outcome, Error> {
+    pub async fn delete(
+        &self,
+        target: &Target,
+        key: RecordKey,
+        if_match: Option<Precondition>,
+    ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::Exists)?;
         let write = Write {
             contract: target.contract.name.clone(),
@@ -218,7 +263,12 @@ impl Gateway {
             event_data: None,
         };
         let committed = self.timed(target.owner.commit(write)).await?;
-        Ok(Outcome { key, revision: committed.revision, kind: committed.kind, body: None })
+        Ok(Outcome {
+            key,
+            revision: committed.revision,
+            kind: committed.kind,
+            body: None,
+        })
     }
 
     /// GET: the record at `key`, in the client's version.
@@ -231,17 +281,36 @@ impl Gateway {
             .contract
             .express(stored.body, stored.version, target.version)
             .map_err(|rejection| Error::Inexpressible { rejection })?;
-        Ok(Read { revision: stored.revision, body })
+        Ok(Read {
+            revision: stored.revision,
+            body,
+        })
     }
 
-    async fn put_record(&self, target: &Target, path_key: Option<RecordKey>, body: Value, precondition: Precondition, patch: bool) -> Result<Outcome, Error> {
+    async fn put_record(
+        &self,
+        target: &Target,
+        path_key: Option<RecordKey>,
+        body: Value,
+        precondition: Precondition,
+        patch: bool,
+    ) -> Result<Outcome, Error> {
         let contract = &target.contract;
-        let reject = |rejection| Error::Rejected { contract: contract.name.to_string(), rejection };
-        let sent = contract.version(target.version).map(|v| v.schema.normalize(body.clone())).unwrap_or_default();
+        let reject = |rejection| Error::Rejected {
+            contract: contract.name.to_string(),
+            rejection,
+        };
+        let sent = contract
+            .version(target.version)
+            .map(|v| v.schema.normalize(body.clone()))
+            .unwrap_or_default();
         let record = contract.accept(target.version, body).map_err(reject)?;
         if let Some(path_key) = path_key {
             if &path_key != record.key() {
-                return Err(Error::KeyMismatch { path: path_key, body: record.key().clone() });
+                return Err(Error::KeyMismatch {
+                    path: path_key,
+                    body: record.key().clone(),
+                });
             }
         }
         let key = record.key().clone();
@@ -255,24 +324,39 @@ impl Gateway {
             patch,
         };
         let committed = self.timed(target.owner.commit(write)).await?;
-        Ok(Outcome { key, revision: committed.revision, kind: committed.kind, body: Some(sent) })
+        Ok(Outcome {
+            key,
+            revision: committed.revision,
+            kind: committed.kind,
+            body: Some(sent),
+        })
     }
 
     /// Updates honour If-Match; contracts with `concurrency: required`
     /// refuse updates without it.
-    fn update_precondition(&self, target: &Target, if_match: Option<Precondition>, otherwise: Precondition) -> Result<Precondition, Error> {
+    fn update_precondition(
+        &self,
+        target: &Target,
+        if_match: Option<Precondition>,
+        otherwise: Precondition,
+    ) -> Result<Precondition, Error> {
         match if_match {
             Some(precondition) => Ok(precondition),
-            None if target.contract.concurrency == crate::contract::Concurrency::Required => {
-                Err(Error::PreconditionRequired(target.contract.name.to_string()))
-            }
+            None if target.contract.concurrency == crate::contract::Concurrency::Required => Err(
+                Error::PreconditionRequired(target.contract.name.to_string()),
+            ),
             None => Ok(otherwise),
         }
     }
 
     /// Bounds an owner call by the configured timeout.
-    async fn timed<T>(&self, call: impl std::future::Future<Output = Result<T, systems::Error>>) -> Result<T, systems::Error> {
+    async fn timed<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, systems::Error>>,
+    ) -> Result<T, systems::Error> {
         let limit = Duration::from_millis(self.config.limits.timeout_ms);
-        tokio::time::timeout(limit, call).await.map_err(|_| systems::Error::Timeout(limit))?
+        tokio::time::timeout(limit, call)
+            .await
+            .map_err(|_| systems::Error::Timeout(limit))?
     }
 }
