@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::contract::LoadOptions;
+
 /// The name of the one system of the embedded default.
 pub const EMBEDDED_SYSTEM: &str = "embedded";
 
@@ -115,6 +117,16 @@ impl Config {
             data: Some(data.to_path_buf()),
         };
         resolve(ConfigFile::default(), overrides)
+    }
+
+    /// How contracts load under this config: when it declares systems,
+    /// every contract's owner must be one of them.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            systems: self
+                .systems_declared
+                .then(|| self.systems.keys().cloned().collect()),
+        }
     }
 
     /// The system that owns a contract which names `owner`.

@@ -3,5 +3,6 @@
 pub mod config;
 pub mod contract;
 pub mod events;
+pub mod http;
 pub mod systems;
 pub mod write;

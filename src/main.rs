@@ -1,1 +1,153 @@
-fn main() {}
+//! The `contractgate` command line: parses arguments and dispatches.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use contractgate::config::{Config, Overrides};
+use contractgate::contract::Registry;
+use contractgate::write::Gateway;
+
+/// A declarative data-contract gateway.
+#[derive(Parser)]
+#[command(name = "contractgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// The gateway config (default: ./contractgate.yaml when present).
+        #[arg(long, env = "CONTRACTGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "CONTRACTGATE_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// The contracts folder (default ./contracts).
+        #[arg(long, env = "CONTRACTGATE_CONTRACTS")]
+        contracts: Option<PathBuf>,
+        /// Where the embedded SQLite file lives (default ./data).
+        #[arg(long, env = "CONTRACTGATE_DATA")]
+        data: Option<PathBuf>,
+    },
+    /// Load and compile every contract; exit 1 listing each problem.
+    Check {
+        /// The contracts folder (default: the config's, else ./contracts).
+        dir: Option<PathBuf>,
+        /// The gateway config, whose systems owners must name.
+        #[arg(long, env = "CONTRACTGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Serve {
+            config,
+            listen,
+            contracts,
+            data,
+        } => serve(
+            config,
+            Overrides {
+                listen,
+                contracts,
+                data,
+            },
+        ),
+        Command::Check { dir, config } => check(dir, config),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
+}
+
+fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode> {
+    let config = Config::load(file.as_deref(), overrides)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listen = config.listen;
+        let gateway = match Gateway::open(config).await {
+            Ok(gateway) => Arc::new(gateway),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                eprintln!("contractgate refuses to start; fix the problems above (`contractgate check` lists them).");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        println!("contractgate listening on http://{}", listener.local_addr()?);
+        contractgate::http::serve(listener, gateway, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let interrupt = async {
+        // If the handler cannot be installed, only SIGTERM stops the server.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = Config::load(
+        file.as_deref(),
+        Overrides {
+            contracts: dir,
+            ..Overrides::default()
+        },
+    )?;
+    match Registry::load(&config.contracts, &config.load_options()) {
+        Ok(registry) => {
+            let count = registry.contracts().count();
+            let versions: usize = registry.contracts().map(|c| c.versions().len()).sum();
+            println!(
+                "{}: {count} contracts, {versions} versions, all valid",
+                config.contracts.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            for problem in &problems {
+                println!("error: {problem}");
+            }
+            println!(
+                "{} problem(s) in {}",
+                problems.len(),
+                config.contracts.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -49,7 +49,11 @@ struct VersionFile {
     schema: PathBuf,
     #[serde(default)]
     status: Status,
-    #[serde(default)]
+    // Steps are written `- rename: {…}`, a one-key map per step.
+    #[serde(
+        default,
+        deserialize_with = "serde_yaml::with::singleton_map_recursive::deserialize"
+    )]
     upgrade: Vec<Step>,
 }
 

@@ -221,7 +221,10 @@ impl Schema {
     /// Every violation of the schema by `payload`; empty when it is valid.
     pub fn validate(&self, payload: &Value) -> Vec<Violation> {
         match &self.compiled {
-            Compiled::Json(validator) => validator.iter_errors(payload).map(violation).collect(),
+            Compiled::Json(validator) => validator
+                .iter_errors(payload)
+                .flat_map(violations)
+                .collect(),
             Compiled::Avro(schema) => avro_json::validate(schema, payload),
         }
     }
@@ -264,16 +267,48 @@ fn compile_json_schema(
         .map_err(|e| Error::new(&document.path, format!("the schema does not compile: {e}")))
 }
 
-fn violation(error: jsonschema::ValidationError<'_>) -> Violation {
-    let mut pointer = error.instance_path().as_str().to_owned();
-    // `required` fails on the object; point at the property that is missing.
-    if let jsonschema::error::ValidationErrorKind::Required {
-        property: Value::String(name),
-    } = error.kind()
-    {
-        pointer = push_token(&pointer, name);
+/// The violations one validation error stands for: one per unexpected
+/// property, so each points at the property itself.
+fn violations(error: jsonschema::ValidationError<'_>) -> Vec<Violation> {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let at = error.instance_path().as_str();
+    let properties: Vec<String> = match error.kind() {
+        Kind::Required {
+            property: Value::String(name),
+        } => vec![name.clone()],
+        Kind::AdditionalProperties { unexpected } | Kind::UnevaluatedProperties { unexpected } => {
+            unexpected.clone()
+        }
+        _ => Vec::new(),
+    };
+    let keyword = error.kind().keyword().to_owned();
+    let schema_location = error.schema_path().as_str().to_owned();
+    let message = match error.kind() {
+        Kind::AdditionalProperties { .. } | Kind::UnevaluatedProperties { .. } => None,
+        _ => Some(bounded(error.to_string())),
+    };
+    if properties.is_empty() {
+        return vec![Violation {
+            pointer: at.to_owned(),
+            keyword,
+            schema_location,
+            message: message.unwrap_or_default(),
+        }];
     }
-    let mut message = error.to_string();
+    properties
+        .into_iter()
+        .map(|property| Violation {
+            pointer: push_token(at, &property),
+            keyword: keyword.clone(),
+            schema_location: schema_location.clone(),
+            message: message
+                .clone()
+                .unwrap_or_else(|| format!("property `{property}` is not allowed here")),
+        })
+        .collect()
+}
+
+fn bounded(mut message: String) -> String {
     if message.len() > MESSAGE_LIMIT {
         let cut = (0..=MESSAGE_LIMIT)
             .rev()
@@ -282,12 +317,7 @@ fn violation(error: jsonschema::ValidationError<'_>) -> Violation {
         message.truncate(cut);
         message.push('…');
     }
-    Violation {
-        pointer,
-        keyword: error.kind().keyword().to_owned(),
-        schema_location: error.schema_path().as_str().to_owned(),
-        message,
-    }
+    message
 }
 
 /// Follows `properties` (through local `$ref`s and `allOf`/`anyOf`/`oneOf`

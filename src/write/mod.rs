@@ -128,6 +128,23 @@ impl Gateway {
         Ok(gateway)
     }
 
+    /// Loads the contracts and connects the owners a config names: what
+    /// `serve` does before it listens. A contracts folder with any problem
+    /// is refused, with every problem listed.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let registry =
+            Registry::load(&config.contracts, &config.load_options()).map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!(
+                    "the contracts in {} have problems:\n  {}",
+                    config.contracts.display(),
+                    lines.join("\n  ")
+                )
+            })?;
+        let owners = systems::connect(&config.systems).await?;
+        Self::new(config, registry, owners).await
+    }
+
     /// The configuration it runs with.
     pub fn config(&self) -> &Config {
         &self.config
@@ -153,31 +170,40 @@ impl Gateway {
         })
     }
 
-    /// Finds the contract version a request addresses (`v2` in the URL).
-    pub fn resolve(&self, contract: &str, version: &str) -> Result<Target, Error> {
+    /// Finds a contract and one of its versions (`v2` in the URL), retired
+    /// or not.
+    pub fn lookup(&self, contract: &str, version: &str) -> Result<(Arc<Contract>, Version), Error> {
         let registry = self.registry.load();
         let found = registry
             .get(contract)
             .ok_or_else(|| Error::UnknownContract(contract.to_owned()))?;
-        let unknown = || Error::UnknownVersion {
-            contract: contract.to_owned(),
-            version: version.to_owned(),
-        };
-        let number = Version::parse_segment(version).ok_or_else(unknown)?;
-        let declared = found.version(number).ok_or_else(unknown)?;
-        if declared.status == Status::Retired {
+        Version::parse_segment(version)
+            .filter(|number| found.version(*number).is_some())
+            .map(|number| (Arc::clone(found), number))
+            .ok_or_else(|| Error::UnknownVersion {
+                contract: contract.to_owned(),
+                version: version.to_owned(),
+            })
+    }
+
+    /// Finds the contract version a request reads or writes, with its owner;
+    /// retired versions are refused.
+    pub fn resolve(&self, contract: &str, version: &str) -> Result<Target, Error> {
+        let (found, number) = self.lookup(contract, version)?;
+        let status = found.version(number).map(|v| v.status).unwrap_or_default();
+        if status == Status::Retired {
             return Err(Error::Retired {
                 contract: contract.to_owned(),
                 version: number,
             });
         }
         let owner = self
-            .owner_of(found)
+            .owner_of(&found)
             .map_err(|e| systems::Error::Unavailable(e.to_string()))?;
         Ok(Target {
-            contract: Arc::clone(found),
+            contract: found,
             version: number,
-            deprecated: declared.status == Status::Deprecated,
+            deprecated: status == Status::Deprecated,
             owner,
         })
     }

@@ -1,0 +1,86 @@
+//! The HTTP surface: one axum router over a shared [`Gateway`].
+
+mod body;
+mod contracts;
+mod health;
+mod problem;
+mod records;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use problem::{Problem, TYPE_BASE};
+
+use crate::contract::Version;
+use crate::write::Gateway;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const CONTRACT_VERSION: HeaderName = HeaderName::from_static("contract-version");
+
+/// The whole application, ready to serve.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    // Outermost first: every request gets an id (kept if the client sent
+    // one) before tracing sees it, and the response carries it back.
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
+    Router::new()
+        .merge(records::router())
+        .merge(contracts::router())
+        .merge(health::router())
+        .fallback(|| async { Problem::not_found("nothing is served at this path") })
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(contract_version))
+        .layer(layers)
+        .with_state(gateway)
+}
+
+async fn method_not_allowed(method: Method) -> Problem {
+    Problem::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} is not served at this path"),
+    )
+}
+
+/// Every response about a contract version carries `Contract-Version`: the
+/// version the request addressed (`/contracts/{name}/v{n}/…`).
+async fn contract_version(request: Request, next: Next) -> Response {
+    let version = request
+        .uri()
+        .path()
+        .split('/')
+        .nth(3)
+        .and_then(Version::parse_segment);
+    let mut response = next.run(request).await;
+    if let Some(version) = version {
+        response
+            .headers_mut()
+            .insert(CONTRACT_VERSION, HeaderValue::from(version.number()));
+    }
+    response
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains requests in
+/// flight.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(gateway))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,219 @@
+//! `application/problem+json` (RFC 9457): the one place that knows status
+//! codes and problem `type` URIs.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::contract::Violation;
+use crate::systems;
+use crate::write;
+
+/// Problem `type` URIs start with this; the kind follows (`…/contract-violation`).
+pub const TYPE_BASE: &str = "https://contractgate.dev/problems/";
+
+/// An error response.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contract: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    violations: Vec<Violation>,
+    #[serde(skip)]
+    retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// A problem of a kind (the last segment of its `type`).
+    pub fn new(
+        status: StatusCode,
+        kind: &str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem {
+            kind: format!("{TYPE_BASE}{kind}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            contract: None,
+            version: None,
+            violations: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 400: the body is not acceptable JSON.
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "Malformed request body",
+            detail,
+        )
+    }
+
+    /// Lists one more violation.
+    pub fn add_violation(&mut self, pointer: String, keyword: &str, message: String) {
+        self.violations.push(Violation {
+            pointer,
+            keyword: keyword.to_owned(),
+            schema_location: String::new(),
+            message,
+        });
+    }
+
+    /// 404 for a path nothing serves.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+}
+
+impl From<write::Error> for Problem {
+    fn from(error: write::Error) -> Self {
+        use write::Error as E;
+        let detail = error.to_string();
+        match error {
+            E::UnknownContract(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown-contract",
+                "Unknown contract",
+                detail,
+            ),
+            E::UnknownVersion { contract, .. } => Problem {
+                contract: Some(contract),
+                ..Self::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown-version",
+                    "Unknown contract version",
+                    detail,
+                )
+            },
+            E::Retired { contract, version } => Problem {
+                contract: Some(contract),
+                version: Some(version.number()),
+                ..Self::new(
+                    StatusCode::GONE,
+                    "retired-version",
+                    "Contract version retired",
+                    format!("{detail}; use a newer version"),
+                )
+            },
+            E::Rejected {
+                contract,
+                rejection,
+            } => {
+                let (kind, title) = if rejection.after_upgrade {
+                    (
+                        "upgrade-violation",
+                        "Upgraded payload violates the stored version",
+                    )
+                } else {
+                    ("contract-violation", "Payload violates the contract")
+                };
+                Problem {
+                    contract: Some(contract),
+                    version: Some(rejection.version.number()),
+                    violations: rejection.violations,
+                    ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
+                }
+            }
+            E::KeyMismatch { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "key-mismatch",
+                "Record key mismatch",
+                detail,
+            ),
+            E::PreconditionRequired(_) => Self::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+                detail,
+            ),
+            E::Inexpressible { rejection } => Problem {
+                version: Some(rejection.version.number()),
+                violations: rejection.violations,
+                ..Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "inexpressible-record",
+                    "Stored record cannot be expressed in this version",
+                    detail,
+                )
+            },
+            E::Owner(owner) => Self::from(owner),
+        }
+    }
+}
+
+impl From<systems::Error> for Problem {
+    fn from(error: systems::Error) -> Self {
+        use systems::Error as E;
+        let detail = error.to_string();
+        match error {
+            E::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown-record",
+                "Unknown record",
+                detail,
+            ),
+            E::Exists { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "record-exists",
+                "Record already exists",
+                format!("{detail}; use PUT to replace it"),
+            ),
+            E::RevisionMismatch { .. } => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "stale-revision",
+                "If-Match does not match",
+                detail,
+            ),
+            E::Unavailable(_) => Problem {
+                retry_after: Some(1),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "owner-unavailable",
+                    "Owner unavailable",
+                    format!("{detail}; nothing was written"),
+                )
+            },
+            E::Timeout(_) => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "owner-timeout",
+                "Owner timed out",
+                detail,
+            ),
+            E::Refused(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "owner-refused",
+                "Owner refused the write",
+                detail,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
