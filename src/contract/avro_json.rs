@@ -548,7 +548,7 @@ fn scalar_problem(schema: &Schema, value: &Value) -> Option<Problem> {
 /// Checks an integer literal against `min..=max`.
 fn integer_problem(value: &Value, min: i64, max: i64, what: &str) -> Option<Problem> {
     let Value::Number(number) = value else {
-        return Some(Problem::type_error(&format!("{what} (an integer)"), value));
+        return Some(Problem::type_error(what, value));
     };
     let out_of_range = || {
         Problem::new(
