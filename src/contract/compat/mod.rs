@@ -191,6 +191,10 @@ impl SchemaVersion {
     /// Compiles an already read document whose `$ref`s resolve in `roots`
     /// (what `contractgate check` uses for a contracts folder).
     pub fn compile(document: SchemaDocument, roots: RefRoots) -> Result<Self, Error> {
+        if document.format == SchemaFormat::Avro {
+            check_avro_names(&document.raw)
+                .map_err(|m| Error::new(&document.path, format!("not a valid Avro schema: {m}")))?;
+        }
         let compiled = Schema::compile(&document, &roots)?;
         Ok(Self {
             document,
@@ -207,6 +211,27 @@ impl SchemaVersion {
     /// The compiled schema, the validator the gateway uses.
     pub fn schema(&self) -> &Schema {
         &self.compiled
+    }
+}
+
+/// apache-avro 0.20 panics (an `unwrap` in `Name::parse`) on a named type
+/// whose name is not a valid Avro name; refuse those first so that a bad
+/// schema is an error, not a crash.
+fn check_avro_names(raw: &Value) -> Result<(), String> {
+    match raw {
+        Value::Object(map) => {
+            let named = matches!(
+                map.get("type").and_then(Value::as_str),
+                Some("record" | "error" | "enum" | "fixed")
+            );
+            if let (true, Some(Value::String(name))) = (named, map.get("name")) {
+                apache_avro::schema::Name::new(name)
+                    .map_err(|e| format!("`{name}` is not a valid name: {e}"))?;
+            }
+            map.values().try_for_each(check_avro_names)
+        }
+        Value::Array(items) => items.iter().try_for_each(check_avro_names),
+        _ => Ok(()),
     }
 }
 
