@@ -24,7 +24,10 @@ const MODES: [Mode; 7] = [
 ];
 
 fn strings(value: &Value) -> Vec<&str> {
-    value.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -36,13 +39,28 @@ fn every_row_in_both_directions() {
         let writer = version(dir.path(), &format!("w{i}.avsc"), &case["writer"]);
         let reader = version(dir.path(), &format!("r{i}.avsc"), &case["reader"]);
         for (old, new, expected, kinds_key, locations_key) in [
-            (&writer, &reader, case["reads"].as_bool().unwrap(), "kinds", "locations"),
-            (&reader, &writer, case["reverse"].as_bool().unwrap(), "reverse_kinds", "reverse_locations"),
+            (
+                &writer,
+                &reader,
+                case["reads"].as_bool().unwrap(),
+                "kinds",
+                "locations",
+            ),
+            (
+                &reader,
+                &writer,
+                case["reverse"].as_bool().unwrap(),
+                "reverse_kinds",
+                "reverse_locations",
+            ),
         ] {
             let changes = backward(old, new, Policy::Strict);
             let label = format!("{row} ({kinds_key})");
             if compatible(&changes) != expected {
-                failures.push(format!("{label}: verdict {} expected {expected}: {changes:#?}", compatible(&changes)));
+                failures.push(format!(
+                    "{label}: verdict {} expected {expected}: {changes:#?}",
+                    compatible(&changes)
+                ));
             }
             let found = kinds(&changes);
             for kind in strings(&case[kinds_key]) {
@@ -55,7 +73,9 @@ fn every_row_in_both_directions() {
             }
             for location in strings(&case[locations_key]) {
                 if !changes.iter().any(|c| c.location == location) {
-                    failures.push(format!("{label}: nothing reported at {location}: {changes:#?}"));
+                    failures.push(format!(
+                        "{label}: nothing reported at {location}: {changes:#?}"
+                    ));
                 }
             }
         }
@@ -73,7 +93,11 @@ fn backward_checks_the_latest_only_and_transitive_every_version() {
     assert!(history(Mode::Backward, &[&s1, &s2], &s3).compatible);
     let transitive = history(Mode::BackwardTransitive, &[&s1, &s2], &s3);
     assert!(!transitive.compatible);
-    let failing: Vec<_> = transitive.comparisons.iter().filter(|c| !c.is_compatible()).collect();
+    let failing: Vec<_> = transitive
+        .comparisons
+        .iter()
+        .filter(|c| !c.is_compatible())
+        .collect();
     assert_eq!(failing.len(), 1);
     assert_eq!(failing[0].old, s1);
     assert_eq!(kinds(&failing[0].changes), ["FIELD_ADDED_WITHOUT_DEFAULT"]);
@@ -89,7 +113,11 @@ fn forward_checks_the_latest_only_and_transitive_every_version() {
     assert!(history(Mode::Forward, &[&s3, &s2], &s1).compatible);
     let transitive = history(Mode::ForwardTransitive, &[&s3, &s2], &s1);
     assert!(!transitive.compatible);
-    let failing: Vec<_> = transitive.comparisons.iter().filter(|c| !c.is_compatible()).collect();
+    let failing: Vec<_> = transitive
+        .comparisons
+        .iter()
+        .filter(|c| !c.is_compatible())
+        .collect();
     assert_eq!(failing.len(), 1);
     assert_eq!(failing[0].old, s3);
     assert!(!history(Mode::Forward, &[&s2, &s3], &s1).compatible);
@@ -106,7 +134,9 @@ fn full_is_both_directions() {
 }
 
 fn schema_tests(kind: &str) -> Vec<PathBuf> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/avro/schema_tests").join(kind);
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/conformance/avro/schema_tests")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
         .map(|e| e.unwrap().path())
@@ -118,7 +148,11 @@ fn schema_tests(kind: &str) -> Vec<PathBuf> {
 /// The files have no extension; they are Avro by origin.
 fn read_avro(path: &Path) -> Result<SchemaVersion, contractgate::contract::Error> {
     let raw = contractgate::contract::schema::read_json(path)?;
-    let document = SchemaDocument { path: path.to_path_buf(), format: SchemaFormat::Avro, raw };
+    let document = SchemaDocument {
+        path: path.to_path_buf(),
+        format: SchemaFormat::Avro,
+        raw,
+    };
     SchemaVersion::compile(document, RefRoots::folder(path.parent().unwrap())?)
 }
 
@@ -131,9 +165,17 @@ fn pass_schemas_parse_and_are_compatible_with_themselves_in_every_mode() {
         for mode in MODES {
             let earlier = read_avro(&path).unwrap();
             let report = check_history(mode, Policy::Strict, &[earlier], &schema).unwrap();
-            assert!(report.compatible, "{} in {mode:?}: {report:#?}", path.display());
+            assert!(
+                report.compatible,
+                "{} in {mode:?}: {report:#?}",
+                path.display()
+            );
             let changes: Vec<_> = report.comparisons.iter().flat_map(|c| &c.changes).collect();
-            assert!(changes.is_empty(), "{} in {mode:?}: {changes:#?}", path.display());
+            assert!(
+                changes.is_empty(),
+                "{} in {mode:?}: {changes:#?}",
+                path.display()
+            );
         }
     }
 }
@@ -142,7 +184,8 @@ fn pass_schemas_parse_and_are_compatible_with_themselves_in_every_mode() {
 fn fail_schemas_are_rejected_with_a_clear_error() {
     for path in schema_tests("fail") {
         let error = read_avro(&path).expect_err(&path.display().to_string());
-        let clear = error.message.contains("not a valid Avro schema") || error.message.contains("not valid JSON");
+        let clear = error.message.contains("not a valid Avro schema")
+            || error.message.contains("not valid JSON");
         assert!(clear, "{error}");
     }
 }

@@ -22,13 +22,24 @@ fn every_rule_in_the_table_gets_its_verdict() {
         let expected_strict = case["strict"].as_bool().unwrap();
         let expected_lenient = case["lenient"].as_bool().unwrap_or(expected_strict);
         if compatible(&strict) != expected_strict {
-            failures.push(format!("{rule}: STRICT verdict {} expected {expected_strict}: {strict:#?}", compatible(&strict)));
+            failures.push(format!(
+                "{rule}: STRICT verdict {} expected {expected_strict}: {strict:#?}",
+                compatible(&strict)
+            ));
         }
         if compatible(&lenient) != expected_lenient {
-            failures.push(format!("{rule}: LENIENT verdict {} expected {expected_lenient}: {lenient:#?}", compatible(&lenient)));
+            failures.push(format!(
+                "{rule}: LENIENT verdict {} expected {expected_lenient}: {lenient:#?}",
+                compatible(&lenient)
+            ));
         }
         let found = kinds(&strict);
-        let expected: Vec<&str> = case["kinds"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let expected: Vec<&str> = case["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         for kind in &expected {
             if !found.contains(kind) {
                 failures.push(format!("{rule}: expected {kind}, found {found:?}"));
@@ -48,7 +59,11 @@ fn every_schema_of_the_table_is_compatible_with_itself() {
         for side in ["old", "new"] {
             let schema = version(dir.path(), &format!("{side}{i}.json"), &case[side]);
             let changes = backward(&schema, &schema, Policy::Strict);
-            assert!(changes.is_empty(), "{}: {side} against itself: {changes:#?}", case["rule"]);
+            assert!(
+                changes.is_empty(),
+                "{}: {side} against itself: {changes:#?}",
+                case["rule"]
+            );
         }
     }
 }
@@ -56,18 +71,36 @@ fn every_schema_of_the_table_is_compatible_with_itself() {
 #[test]
 fn locations_are_json_pointers_into_the_new_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let old = version(dir.path(), "old.json", &serde_json::json!({"properties": {"email": {"type": "string", "maxLength": 100}}}));
-    let new = version(dir.path(), "new.json", &serde_json::json!({"properties": {"email": {"type": "string", "maxLength": 50}}}));
+    let old = version(
+        dir.path(),
+        "old.json",
+        &serde_json::json!({"properties": {"email": {"type": "string", "maxLength": 100}}}),
+    );
+    let new = version(
+        dir.path(),
+        "new.json",
+        &serde_json::json!({"properties": {"email": {"type": "string", "maxLength": 50}}}),
+    );
     let changes = backward(&old, &new, Policy::Strict);
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].kind, ChangeKind::MAX_LENGTH_DECREASED);
     assert_eq!(changes[0].location, "#/properties/email/maxLength");
-    assert!(changes[0].message.contains("100 → 50"), "{}", changes[0].message);
+    assert!(
+        changes[0].message.contains("100 → 50"),
+        "{}",
+        changes[0].message
+    );
     // Forward reads the other way round and still points into the new file.
     let report = check_history(Mode::Forward, Policy::Strict, &[old], &new).unwrap();
     assert!(report.compatible);
-    assert_eq!(report.comparisons[0].changes[0].kind, ChangeKind::MAX_LENGTH_INCREASED);
-    assert_eq!(report.comparisons[0].changes[0].location, "#/properties/email/maxLength");
+    assert_eq!(
+        report.comparisons[0].changes[0].kind,
+        ChangeKind::MAX_LENGTH_INCREASED
+    );
+    assert_eq!(
+        report.comparisons[0].changes[0].location,
+        "#/properties/email/maxLength"
+    );
 }
 
 #[test]
@@ -76,7 +109,10 @@ fn relative_file_refs_are_followed_and_located_in_their_file() {
     let v2 = SchemaVersion::read(&data("json/refs/v2.json")).unwrap();
     let changes = backward(&v1, &v2, Policy::Strict);
     assert_eq!(kinds(&changes), ["MAX_LENGTH_DECREASED"], "{changes:#?}");
-    assert_eq!(changes[0].location, "address-v2.json#/$defs/address/properties/zip/maxLength");
+    assert_eq!(
+        changes[0].location,
+        "address-v2.json#/$defs/address/properties/zip/maxLength"
+    );
     assert!(backward(&v2, &v2, Policy::Strict).is_empty());
 }
 
@@ -100,8 +136,14 @@ fn json_schema_against_avro_is_an_error() {
 fn every_kind_has_a_stable_screaming_snake_name_and_an_explanation() {
     for kind in ChangeKind::ALL {
         let name = kind.name();
-        assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}");
+        assert!(
+            name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+            "{name}"
+        );
         assert!(!kind.explanation().is_empty());
-        assert_eq!(serde_json::to_value(kind).unwrap(), Value::String(name.into()));
+        assert_eq!(
+            serde_json::to_value(kind).unwrap(),
+            Value::String(name.into())
+        );
     }
 }

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 /// `tests/data/compat/<name>`.
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/compat").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/compat")
+        .join(name)
 }
 
 /// A JSON table from `tests/data/compat/`.

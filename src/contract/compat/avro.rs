@@ -2,10 +2,11 @@
 //! "Schema Resolution") applied to apache-avro's parsed schemas, reporting
 //! every incompatibility with its location (`/fields/3/type/symbols`).
 //!
-//! apache-avro's `SchemaCompatibility::can_read` stops at the first problem,
-//! ignores reader aliases, matches named types on their full name (so a
-//! namespace change is a mismatch) and has no enum defaults; this walker
-//! does those, and uses apache-avro for parsing and named-type lookup.
+//! apache-avro's `SchemaCompatibility::can_read` stops at the first problem
+//! and gives no location, ignores aliases of named types (a record renamed
+//! with an alias is a mismatch there) and ignores enum defaults; its binary
+//! resolution also ignores field aliases. This walker does those, and uses
+//! apache-avro for parsing and named-type lookup.
 
 use std::collections::{HashMap, HashSet};
 
@@ -402,5 +403,57 @@ impl<'s> Walker<'s> {
                 format!("{} → {}", w.size, r.size),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apache_avro::schema_compatibility::SchemaCompatibility;
+
+    fn parse(text: &str) -> Schema {
+        Schema::parse_str(text).unwrap()
+    }
+
+    fn kinds(writer: &Schema, reader: &Schema) -> Vec<ChangeKind> {
+        compare(writer, reader, Locate::Reader)
+            .iter()
+            .map(|f| f.kind)
+            .collect()
+    }
+
+    /// The cases where apache-avro's `can_read` is wrong or silent, which
+    /// is why this walker exists.
+    #[test]
+    fn covers_what_apache_avro_lacks() {
+        let writer = parse(
+            r#"{"type": "record", "name": "R", "namespace": "a", "fields": [{"name": "mail", "type": "string"}]}"#,
+        );
+        let renamed = parse(
+            r#"{"type": "record", "name": "S", "namespace": "a", "aliases": ["R"], "fields": [{"name": "mail", "type": "string"}]}"#,
+        );
+        assert!(SchemaCompatibility::can_read(&writer, &renamed).is_err());
+        assert_eq!(kinds(&writer, &renamed), [AVRO_NAME_MATCHED_BY_ALIAS]);
+
+        let moved = parse(
+            r#"{"type": "record", "name": "R", "namespace": "b", "fields": [{"name": "mail", "type": "string"}]}"#,
+        );
+        assert_eq!(kinds(&writer, &moved), [AVRO_NAMESPACE_CHANGED]);
+
+        let old = parse(r#"{"type": "enum", "name": "E", "symbols": ["A", "B"]}"#);
+        let new = parse(r#"{"type": "enum", "name": "E", "symbols": ["A", "X"], "default": "X"}"#);
+        assert!(SchemaCompatibility::can_read(&old, &new).is_err());
+        assert_eq!(
+            kinds(&old, &new),
+            [ENUM_SYMBOL_REMOVED_WITH_DEFAULT, ENUM_SYMBOL_ADDED]
+        );
+    }
+
+    #[test]
+    fn recursive_records_terminate() {
+        let list = parse(
+            r#"{"type": "record", "name": "Node", "fields": [{"name": "next", "type": ["null", "Node"]}]}"#,
+        );
+        assert!(kinds(&list, &list).is_empty());
     }
 }

@@ -314,3 +314,31 @@ impl std::fmt::Display for ChangeKind {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_accepts_everything_strict_does_and_the_listed_leniencies() {
+        for kind in ChangeKind::ALL {
+            if kind.is_compatible(Policy::Strict) {
+                assert!(kind.is_compatible(Policy::Lenient), "{kind}");
+            }
+        }
+        for kind in LENIENT_ALSO {
+            assert!(!kind.is_compatible(Policy::Strict), "{kind}");
+        }
+    }
+
+    #[test]
+    fn kinds_the_rules_do_not_name_are_incompatible() {
+        for kind in [
+            ChangeKind::KEYWORD_CHANGED,
+            ChangeKind::FORMAT_REMOVED,
+            ChangeKind::SCHEMA_ADDED,
+        ] {
+            assert!(!kind.is_compatible(Policy::Lenient), "{kind}");
+        }
+    }
+}

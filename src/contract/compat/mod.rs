@@ -400,7 +400,11 @@ pub fn render_text(report: &Report) -> String {
                     "INCOMPATIBLE"
                 },
                 change.kind,
-                change.location,
+                if change.location.is_empty() {
+                    "the whole schema"
+                } else {
+                    &change.location
+                },
                 change.message
             );
         }
