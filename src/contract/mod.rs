@@ -3,6 +3,7 @@
 //! the CLI and the tests use it directly.
 
 mod avro_json;
+pub mod compat;
 mod error;
 pub mod evolve;
 mod model;
@@ -12,9 +13,7 @@ pub mod registry;
 pub mod schema;
 
 pub use error::Error;
-pub use model::{
-    Compatibility, Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord,
-};
+pub use model::{Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord};
 pub use names::{ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;
 pub use registry::{LoadOptions, Registry};

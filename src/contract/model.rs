@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::compat::Mode;
 use super::evolve::Step;
 use super::names::{ContractName, RecordKey, Version};
 use super::pointer::JsonPointer;
@@ -33,28 +34,6 @@ pub enum Concurrency {
     Optional,
     /// Updates and deletes without `If-Match` get 428.
     Required,
-}
-
-/// The compatibility rule new versions of a contract must keep
-/// (Confluent Schema Registry's names and meaning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Compatibility {
-    /// No check.
-    None,
-    /// New reads what the latest accepted.
-    #[default]
-    Backward,
-    /// New reads what every earlier version accepted.
-    BackwardTransitive,
-    /// The latest reads what the new one accepts.
-    Forward,
-    /// Every earlier version reads what the new one accepts.
-    ForwardTransitive,
-    /// Backward and forward against the latest.
-    Full,
-    /// Backward and forward against every earlier version.
-    FullTransitive,
 }
 
 /// One published version of a contract.
@@ -86,7 +65,7 @@ pub struct Contract {
     /// Where the key is in a payload.
     pub key: JsonPointer,
     /// The rule new versions keep.
-    pub compatibility: Compatibility,
+    pub compatibility: Mode,
     /// Whether updates must send `If-Match`.
     pub concurrency: Concurrency,
     /// Fields redacted from change events.

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::compat::Mode;
 use super::evolve::Step;
-use super::model::{Compatibility, Concurrency, Contract, ContractVersion, Status};
+use super::model::{Concurrency, Contract, ContractVersion, Status};
 use super::names::{ContractName, Version};
 use super::pointer::JsonPointer;
 use super::schema::{read_json, RefRoots, Schema, SchemaDocument};
@@ -27,7 +28,7 @@ struct ContractFile {
     table: Option<String>,
     key: JsonPointer,
     #[serde(default)]
-    compatibility: Compatibility,
+    compatibility: Mode,
     #[serde(default)]
     concurrency: Concurrency,
     #[serde(default)]

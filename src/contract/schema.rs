@@ -185,11 +185,9 @@ impl Schema {
             SchemaFormat::JsonSchema => {
                 Compiled::Json(Box::new(compile_json_schema(document, roots)?))
             }
-            SchemaFormat::Avro => {
-                Compiled::Avro(apache_avro::Schema::parse(&document.raw).map_err(|e| {
-                    Error::new(&document.path, format!("not a valid Avro schema: {e}"))
-                })?)
-            }
+            SchemaFormat::Avro => Compiled::Avro(parse_avro(&document.raw).map_err(|e| {
+                Error::new(&document.path, format!("not a valid Avro schema: {e}"))
+            })?),
         };
         Ok(Self {
             raw: document.raw.clone(),
@@ -262,9 +260,13 @@ fn compile_json_schema(
     if document.raw.get("$schema").is_none() {
         options = options.with_draft(jsonschema::Draft::Draft202012);
     }
-    options
-        .build(&document.raw)
-        .map_err(|e| Error::new(&document.path, format!("the schema does not compile: {e}")))
+    options.build(&document.raw).map_err(|e| {
+        let what = match e.kind() {
+            jsonschema::error::ValidationErrorKind::Referencing(_) => "a `$ref` cannot be resolved",
+            _ => "the schema does not compile",
+        };
+        Error::new(&document.path, format!("{what}: {e}"))
+    })
 }
 
 /// The violations one validation error stands for: one per unexpected
@@ -318,6 +320,41 @@ fn bounded(mut message: String) -> String {
         message.push('…');
     }
     message
+}
+
+/// Parses an Avro schema. apache-avro 0.20 panics (an `unwrap` in
+/// `Name::parse`) on a name or alias that is not a valid Avro name, so
+/// those are refused first; a panic that still escapes becomes an error
+/// rather than taking the gateway down.
+fn parse_avro(raw: &Value) -> Result<apache_avro::Schema, String> {
+    check_avro_names(raw)?;
+    std::panic::catch_unwind(|| apache_avro::Schema::parse(raw))
+        .map_err(|_| "the Avro parser failed on it".to_owned())?
+        .map_err(|e| e.to_string())
+}
+
+fn check_avro_names(raw: &Value) -> Result<(), String> {
+    match raw {
+        Value::Object(map) => {
+            let named = matches!(
+                map.get("type").and_then(Value::as_str),
+                Some("record" | "error" | "enum" | "fixed")
+            );
+            let aliases = map
+                .get("aliases")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            let names = map.get("name").filter(|_| named).into_iter().chain(aliases);
+            for name in names.filter_map(Value::as_str) {
+                apache_avro::schema::Name::new(name)
+                    .map_err(|e| format!("`{name}` is not a valid name: {e}"))?;
+            }
+            map.values().try_for_each(check_avro_names)
+        }
+        Value::Array(items) => items.iter().try_for_each(check_avro_names),
+        _ => Ok(()),
+    }
 }
 
 /// Follows `properties` (through local `$ref`s and `allOf`/`anyOf`/`oneOf`

@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::problem::Problem;
-use crate::contract::{Compatibility, Concurrency, Contract, SchemaFormat, Status};
+use crate::contract::compat::Mode;
+use crate::contract::{Concurrency, Contract, SchemaFormat, Status};
 use crate::write::Gateway;
 
 /// The contract routes.
@@ -25,7 +26,7 @@ struct ContractSummary {
     name: String,
     description: String,
     key: String,
-    compatibility: Compatibility,
+    compatibility: Mode,
     concurrency: Concurrency,
     stored_version: u32,
     versions: Vec<VersionSummary>,

@@ -5,16 +5,20 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::contract::Violation;
+use crate::contract::{Version, Violation};
 use crate::systems;
 use crate::write;
 
 /// Problem `type` URIs start with this; the kind follows (`…/contract-violation`).
 pub const TYPE_BASE: &str = "https://contractgate.dev/problems/";
 
-/// An error response.
+/// An error response. Boxed: it travels in every handler's `Err`, and the
+/// success path should not pay for its size.
 #[derive(Debug, Serialize)]
-pub struct Problem {
+pub struct Problem(Box<Details>);
+
+#[derive(Debug, Serialize)]
+struct Details {
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,
@@ -38,7 +42,7 @@ impl Problem {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
-        Problem {
+        Problem(Box::new(Details {
             kind: format!("{TYPE_BASE}{kind}"),
             title,
             status: status.as_u16(),
@@ -47,7 +51,7 @@ impl Problem {
             version: None,
             violations: Vec::new(),
             retry_after: None,
-        }
+        }))
     }
 
     /// 400: the body is not acceptable JSON.
@@ -60,19 +64,37 @@ impl Problem {
         )
     }
 
+    /// 404 for a path nothing serves.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// Names the contract concerned.
+    fn contract(mut self, contract: String) -> Self {
+        self.0.contract = Some(contract);
+        self
+    }
+
+    /// Names the version checked.
+    fn version(mut self, version: Version) -> Self {
+        self.0.version = Some(version.number());
+        self
+    }
+
+    /// Lists violations.
+    fn violations(mut self, violations: Vec<Violation>) -> Self {
+        self.0.violations = violations;
+        self
+    }
+
     /// Lists one more violation.
     pub fn add_violation(&mut self, pointer: String, keyword: &str, message: String) {
-        self.violations.push(Violation {
+        self.0.violations.push(Violation {
             pointer,
             keyword: keyword.to_owned(),
             schema_location: String::new(),
             message,
         });
-    }
-
-    /// 404 for a path nothing serves.
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 }
 
@@ -87,25 +109,21 @@ impl From<write::Error> for Problem {
                 "Unknown contract",
                 detail,
             ),
-            E::UnknownVersion { contract, .. } => Problem {
-                contract: Some(contract),
-                ..Self::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown-version",
-                    "Unknown contract version",
-                    detail,
-                )
-            },
-            E::Retired { contract, version } => Problem {
-                contract: Some(contract),
-                version: Some(version.number()),
-                ..Self::new(
-                    StatusCode::GONE,
-                    "retired-version",
-                    "Contract version retired",
-                    format!("{detail}; use a newer version"),
-                )
-            },
+            E::UnknownVersion { contract, .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "unknown-version",
+                "Unknown contract version",
+                detail,
+            )
+            .contract(contract),
+            E::Retired { contract, version } => Self::new(
+                StatusCode::GONE,
+                "retired-version",
+                "Contract version retired",
+                format!("{detail}; use a newer version"),
+            )
+            .contract(contract)
+            .version(version),
             E::Rejected {
                 contract,
                 rejection,
@@ -118,12 +136,10 @@ impl From<write::Error> for Problem {
                 } else {
                     ("contract-violation", "Payload violates the contract")
                 };
-                Problem {
-                    contract: Some(contract),
-                    version: Some(rejection.version.number()),
-                    violations: rejection.violations,
-                    ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
-                }
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
+                    .contract(contract)
+                    .version(rejection.version)
+                    .violations(rejection.violations)
             }
             E::KeyMismatch { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -137,16 +153,14 @@ impl From<write::Error> for Problem {
                 "If-Match required",
                 detail,
             ),
-            E::Inexpressible { rejection } => Problem {
-                version: Some(rejection.version.number()),
-                violations: rejection.violations,
-                ..Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "inexpressible-record",
-                    "Stored record cannot be expressed in this version",
-                    detail,
-                )
-            },
+            E::Inexpressible { rejection } => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "inexpressible-record",
+                "Stored record cannot be expressed in this version",
+                detail,
+            )
+            .version(rejection.version)
+            .violations(rejection.violations),
             E::Owner(owner) => Self::from(owner),
         }
     }
@@ -175,15 +189,16 @@ impl From<systems::Error> for Problem {
                 "If-Match does not match",
                 detail,
             ),
-            E::Unavailable(_) => Problem {
-                retry_after: Some(1),
-                ..Self::new(
+            E::Unavailable(_) => {
+                let mut problem = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "owner-unavailable",
                     "Owner unavailable",
                     format!("{detail}; nothing was written"),
-                )
-            },
+                );
+                problem.0.retry_after = Some(1);
+                problem
+            }
             E::Timeout(_) => Self::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "owner-timeout",
@@ -202,8 +217,9 @@ impl From<systems::Error> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let retry_after = self.retry_after;
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.0.retry_after;
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();

@@ -1,0 +1,219 @@
+//! Arrays: lists and tuples compared by meaning (draft 7's `items: [...]` +
+//! `additionalItems` is 2020-12's `prefixItems` + `items`), then
+//! `contains`, `uniqueItems` and the size bounds.
+
+use serde_json::Value;
+
+use super::{is_empty_schema, ChangeKind, Extra, Node, Step, Walker};
+use ChangeKind::*;
+
+/// An array schema's items: a tuple prefix and the schema of the rest.
+struct Items {
+    /// The keyword holding the prefix (`items` or `prefixItems`).
+    prefix_key: &'static str,
+    prefix_len: usize,
+    /// The keyword holding the rest (`additionalItems` or `items`).
+    rest_key: &'static str,
+}
+
+impl Items {
+    fn of(node: &Node) -> Self {
+        match node.get("items") {
+            Some(Value::Array(prefix)) => Self {
+                prefix_key: "items",
+                prefix_len: prefix.len(),
+                rest_key: "additionalItems",
+            },
+            _ => Self {
+                prefix_key: "prefixItems",
+                prefix_len: node.array("prefixItems").map_or(0, Vec::len),
+                rest_key: "items",
+            },
+        }
+    }
+
+    /// What the array allows beyond the prefix.
+    fn extra(&self, node: &Node) -> Extra {
+        for key in [self.rest_key, "unevaluatedItems"] {
+            match node.get(key) {
+                Some(Value::Bool(false)) => return Extra::Closed,
+                Some(v) if !is_empty_schema(v) => return Extra::Schema(node.child(&[key])),
+                _ => {}
+            }
+        }
+        Extra::Open
+    }
+}
+
+impl Walker {
+    pub(super) fn arrays(&mut self, w: &Node, r: &Node) -> Step {
+        let (old, new) = (Items::of(w), Items::of(r));
+        if old.prefix_len == 0 && new.prefix_len == 0 {
+            self.list(w, r, &old, &new)?;
+        } else {
+            self.tuple(w, r, &old, &new)?;
+        }
+        self.extra_keyword(
+            (w, "unevaluatedItems"),
+            (r, "unevaluatedItems"),
+            [
+                UNEVALUATED_ITEMS_ADDED,
+                UNEVALUATED_ITEMS_REMOVED,
+                UNEVALUATED_ITEMS_EXTENDED,
+                UNEVALUATED_ITEMS_NARROWED,
+            ],
+        )?;
+        self.optional_subschema(w, r, "contains")?;
+        self.bound(
+            w,
+            r,
+            "maxItems",
+            [
+                MAX_ITEMS_ADDED,
+                MAX_ITEMS_REMOVED,
+                MAX_ITEMS_INCREASED,
+                MAX_ITEMS_DECREASED,
+            ],
+        );
+        self.bound(
+            w,
+            r,
+            "minItems",
+            [
+                MIN_ITEMS_ADDED,
+                MIN_ITEMS_REMOVED,
+                MIN_ITEMS_INCREASED,
+                MIN_ITEMS_DECREASED,
+            ],
+        );
+        self.bound(
+            w,
+            r,
+            "maxContains",
+            [
+                MAX_CONTAINS_ADDED,
+                MAX_CONTAINS_REMOVED,
+                MAX_CONTAINS_INCREASED,
+                MAX_CONTAINS_DECREASED,
+            ],
+        );
+        self.bound(
+            w,
+            r,
+            "minContains",
+            [
+                MIN_CONTAINS_ADDED,
+                MIN_CONTAINS_REMOVED,
+                MIN_CONTAINS_INCREASED,
+                MIN_CONTAINS_DECREASED,
+            ],
+        );
+        let unique = |n: &Node| n.get("uniqueItems") == Some(&Value::Bool(true));
+        match (unique(w), unique(r)) {
+            (true, false) => {
+                self.report(UNIQUE_ITEMS_REMOVED, w, r, &["uniqueItems"], String::new())
+            }
+            (false, true) => self.report(UNIQUE_ITEMS_ADDED, w, r, &["uniqueItems"], String::new()),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Both sides are plain lists: one schema for every item.
+    fn list(&mut self, w: &Node, r: &Node, old: &Items, new: &Items) -> Step {
+        let present =
+            |n: &Node, items: &Items| n.get(items.rest_key).is_some_and(|v| !is_empty_schema(v));
+        let tokens = ([old.rest_key], [new.rest_key]);
+        match (present(w, old), present(r, new)) {
+            (true, true) => self.compare(w.child(&tokens.0), r.child(&tokens.1)),
+            (true, false) => {
+                self.report_at(
+                    SCHEMA_REMOVED,
+                    (w, &tokens.0),
+                    (r, &tokens.1),
+                    "item schema removed".into(),
+                );
+                Ok(())
+            }
+            (false, true) => {
+                self.report_at(
+                    SCHEMA_ADDED,
+                    (w, &tokens.0),
+                    (r, &tokens.1),
+                    "item schema added".into(),
+                );
+                Ok(())
+            }
+            (false, false) => Ok(()),
+        }
+    }
+
+    fn tuple(&mut self, w: &Node, r: &Node, old: &Items, new: &Items) -> Step {
+        for i in 0..old.prefix_len.max(new.prefix_len) {
+            let index = i.to_string();
+            let w_tokens = [old.prefix_key, index.as_str()];
+            let r_tokens = [new.prefix_key, index.as_str()];
+            let detail = format!("tuple item {i}");
+            let kind = match (i < old.prefix_len, i < new.prefix_len) {
+                (true, true) => {
+                    self.compare(w.child(&w_tokens), r.child(&r_tokens))?;
+                    continue;
+                }
+                (true, false) => match new.extra(r) {
+                    Extra::Open => ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL,
+                    Extra::Schema(extra) => {
+                        let found = self.sub(&w.child(&w_tokens), &extra)?;
+                        let covered = self.accepts(&found);
+                        self.found.extend(found);
+                        if covered {
+                            ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                        } else {
+                            ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                        }
+                    }
+                    Extra::Closed => {
+                        let (removed, _) = self.resolve(w.child(&w_tokens))?;
+                        if removed.is_false() {
+                            ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL
+                        } else {
+                            ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL
+                        }
+                    }
+                },
+                (false, true) => match old.extra(w) {
+                    Extra::Open => {
+                        let (added, _) = self.resolve(r.child(&r_tokens))?;
+                        if is_empty_schema(&added.value) {
+                            ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
+                        } else {
+                            ITEM_ADDED_TO_OPEN_CONTENT_MODEL
+                        }
+                    }
+                    Extra::Schema(extra) => {
+                        let found = self.sub(&extra, &r.child(&r_tokens))?;
+                        let covered = self.accepts(&found);
+                        self.found.extend(found);
+                        if covered {
+                            ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                        } else {
+                            ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                        }
+                    }
+                    Extra::Closed => ITEM_ADDED_TO_CLOSED_CONTENT_MODEL,
+                },
+                (false, false) => continue,
+            };
+            self.report_at(kind, (w, &w_tokens), (r, &r_tokens), detail);
+        }
+        self.extra_keyword(
+            (w, old.rest_key),
+            (r, new.rest_key),
+            [
+                ADDITIONAL_ITEMS_ADDED,
+                ADDITIONAL_ITEMS_REMOVED,
+                ADDITIONAL_ITEMS_EXTENDED,
+                ADDITIONAL_ITEMS_NARROWED,
+            ],
+        )
+    }
+}

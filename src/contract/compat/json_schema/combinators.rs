@@ -1,0 +1,338 @@
+//! `allOf`/`anyOf`/`oneOf`, `not` and `if`/`then`/`else`.
+//!
+//! Branches are paired by a maximum matching over compatible pairs (old
+//! branch i readable by new branch j), as Confluent does, so reordering is
+//! no change. A combinator replaced by another is incompatible unless both
+//! have a single branch; a conditional is compatible only when unchanged.
+
+use serde_json::{Map, Value};
+
+use super::{ChangeKind, Found, Node, Step, Walker};
+use ChangeKind::*;
+
+const COMBINATORS: [&str; 3] = ["allOf", "anyOf", "oneOf"];
+
+impl Walker {
+    pub(super) fn combinators(&mut self, w: &Node, r: &Node) -> Step {
+        let present = |n: &Node| -> Vec<&'static str> {
+            COMBINATORS
+                .into_iter()
+                .filter(|k| n.array(k).is_some())
+                .collect()
+        };
+        let (old, new) = (present(w), present(r));
+        if let ([o], [n]) = (old.as_slice(), new.as_slice()) {
+            if o != n {
+                let singletons =
+                    w.array(o).map(Vec::len) == Some(1) && r.array(n).map(Vec::len) == Some(1);
+                if singletons {
+                    return self.compare(w.child(&[o, "0"]), r.child(&[n, "0"]));
+                }
+                self.report_at(
+                    COMBINED_TYPE_CHANGED,
+                    (w, &[o]),
+                    (r, &[n]),
+                    format!("`{o}` → `{n}`"),
+                );
+                return Ok(());
+            }
+        }
+        for key in COMBINATORS {
+            match (w.array(key).is_some(), r.array(key).is_some()) {
+                (true, true) => self.branches(w, r, key)?,
+                (true, false) => self.combinator_removed(w, r, key)?,
+                (false, true) => self.combinator_added(w, r, key)?,
+                (false, false) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Both sides have `key`: pair the branches.
+    fn branches(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+        let old = distinct(w.array(key));
+        let new = distinct(r.array(key));
+        let mut results: Vec<Vec<Vec<Found>>> = Vec::new();
+        for i in &old {
+            let mut row = Vec::new();
+            for j in &new {
+                let (i, j) = (i.to_string(), j.to_string());
+                row.push(self.sub(&w.child(&[key, &i]), &r.child(&[key, &j]))?);
+            }
+            results.push(row);
+        }
+        let edges: Vec<Vec<bool>> = results
+            .iter()
+            .map(|row| row.iter().map(|f| self.accepts(f)).collect())
+            .collect();
+        let matching = maximum_matching(&edges, new.len());
+        let product = key == "allOf";
+        if new.len() > old.len() {
+            let kind = if product {
+                PRODUCT_TYPE_EXTENDED
+            } else {
+                SUM_TYPE_EXTENDED
+            };
+            self.report(
+                kind,
+                w,
+                r,
+                &[key],
+                format!("{} → {} subschemas", old.len(), new.len()),
+            );
+        } else if new.len() < old.len() {
+            let kind = if product {
+                PRODUCT_TYPE_NARROWED
+            } else {
+                SUM_TYPE_NARROWED
+            };
+            self.report(
+                kind,
+                w,
+                r,
+                &[key],
+                format!("{} → {} subschemas", old.len(), new.len()),
+            );
+        }
+        for (i, j) in &matching {
+            self.found.extend(results[*i][*j].clone());
+        }
+        if matching.len() < old.len().min(new.len()) {
+            self.report(
+                COMBINED_TYPE_SUBSCHEMAS_CHANGED,
+                w,
+                r,
+                &[key],
+                "no pairing of old and new subschemas is compatible".into(),
+            );
+            // Say what changed in the branches left unpaired at the same place.
+            for (i, row) in results.iter().enumerate().take(new.len()) {
+                let paired = matching.iter().any(|(a, b)| *a == i || *b == i);
+                if !paired {
+                    self.found.extend(row[i].clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The reader dropped `key`.
+    fn combinator_removed(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+        if key == "allOf" {
+            self.report(
+                PRODUCT_TYPE_NARROWED,
+                w,
+                r,
+                &[key],
+                "`allOf` removed".into(),
+            );
+            return Ok(());
+        }
+        // Old data matched one branch together with the sibling keywords;
+        // each such combination must be readable by the new schema.
+        let count = w.array(key).map_or(0, Vec::len);
+        for i in 0..count {
+            let index = i.to_string();
+            let branch = self.with_siblings(w, key, &index)?;
+            let found = self.sub(&branch, r)?;
+            if !self.accepts(&found) {
+                let detail = format!(
+                    "old branch {i} is not readable: {}",
+                    first_incompatible(self, &found)
+                );
+                self.report(SUM_TYPE_NARROWED, w, r, &[key, &index], detail);
+            }
+        }
+        Ok(())
+    }
+
+    /// The reader introduced `key`.
+    fn combinator_added(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+        let count = r.array(key).map_or(0, Vec::len);
+        if key == "allOf" {
+            for j in 0..count {
+                let index = j.to_string();
+                let found = self.sub(w, &r.child(&[key, &index]))?;
+                if !self.accepts(&found) {
+                    let detail = format!("new member {j}: {}", first_incompatible(self, &found));
+                    self.report(PRODUCT_TYPE_EXTENDED, w, r, &[key, &index], detail);
+                }
+            }
+            return Ok(());
+        }
+        for j in 0..count {
+            let found = self.sub(w, &r.child(&[key, &j.to_string()]))?;
+            if self.accepts(&found) {
+                if count > 1 {
+                    self.report(
+                        SUM_TYPE_EXTENDED,
+                        w,
+                        r,
+                        &[key],
+                        format!("old schema is branch {j}"),
+                    );
+                }
+                return Ok(());
+            }
+        }
+        self.report(
+            COMBINED_TYPE_CHANGED,
+            w,
+            r,
+            &[key],
+            "the old schema matches no new branch".into(),
+        );
+        Ok(())
+    }
+
+    /// Branch `index` of `key` with the keywords beside `key` added where
+    /// the branch lacks them. Dropping a conflicting sibling only makes the
+    /// writer accept more, so the result stays a sound over-approximation.
+    fn with_siblings(
+        &mut self,
+        w: &Node,
+        key: &str,
+        index: &str,
+    ) -> Result<Node, crate::contract::Error> {
+        let (branch, _) = self.resolve(w.child(&[key, index]))?;
+        let (Some(siblings), Some(own)) = (w.value.as_object(), branch.value.as_object()) else {
+            return Ok(branch);
+        };
+        if branch.doc.path != w.doc.path {
+            return Ok(branch);
+        }
+        let mut merged: Map<String, Value> = own.clone();
+        for (k, v) in siblings {
+            if k != key && !merged.contains_key(k) {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(Node {
+            value: Value::Object(merged),
+            ..branch
+        })
+    }
+
+    pub(super) fn negation(&mut self, w: &Node, r: &Node) -> Step {
+        match (w.get("not").is_some(), r.get("not").is_some()) {
+            (true, false) => self.report(NOT_TYPE_NARROWED, w, r, &["not"], "`not` removed".into()),
+            (false, true) => self.report(NOT_TYPE_EXTENDED, w, r, &["not"], "`not` added".into()),
+            (true, true) => {
+                // New data must avoid `new.not`; old data avoided `old.not`.
+                // Compatible when everything `new.not` excludes, `old.not` did.
+                let found = self.sub_swapped(&w.child(&["not"]), &r.child(&["not"]))?;
+                if !self.accepts(&found) {
+                    let detail = first_incompatible(self, &found);
+                    self.report(NOT_TYPE_EXTENDED, w, r, &["not"], detail);
+                } else if !found.is_empty() {
+                    self.report(NOT_TYPE_NARROWED, w, r, &["not"], String::new());
+                }
+            }
+            (false, false) => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn conditional(&mut self, w: &Node, r: &Node) -> Step {
+        let keys = ["if", "then", "else"];
+        let has = |n: &Node| keys.iter().any(|k| n.get(k).is_some());
+        match (has(w), has(r)) {
+            (true, false) => {
+                self.report(SCHEMA_REMOVED, w, r, &["if"], "conditional removed".into())
+            }
+            (false, true) => self.report(SCHEMA_ADDED, w, r, &["if"], "conditional added".into()),
+            (true, true) => {
+                for key in keys {
+                    if !self.equivalent(w, r, key)? {
+                        self.report(
+                            CONDITIONAL_CHANGED,
+                            w,
+                            r,
+                            &[key],
+                            format!("`{key}` changed"),
+                        );
+                    }
+                }
+            }
+            (false, false) => {}
+        }
+        Ok(())
+    }
+
+    /// Whether `key` means the same on both sides (annotations aside).
+    fn equivalent(
+        &mut self,
+        w: &Node,
+        r: &Node,
+        key: &str,
+    ) -> Result<bool, crate::contract::Error> {
+        match (w.get(key), r.get(key)) {
+            (None, None) => Ok(true),
+            (Some(_), Some(_)) => {
+                let (a, b) = (w.child(&[key]), r.child(&[key]));
+                let forward = self.sub(&a, &b)?;
+                let backward = self.sub_swapped(&a, &b)?;
+                Ok(forward
+                    .iter()
+                    .chain(&backward)
+                    .all(|f| is_annotation_kind(f.kind)))
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+fn is_annotation_kind(kind: ChangeKind) -> bool {
+    matches!(
+        kind,
+        ID_CHANGED | TITLE_CHANGED | DESCRIPTION_CHANGED | DEFAULT_CHANGED | ANNOTATION_CHANGED
+    )
+}
+
+fn first_incompatible(walker: &Walker, found: &[Found]) -> String {
+    found
+        .iter()
+        .find(|f| !f.kind.is_compatible(walker.policy))
+        .map(|f| format!("{} at {}", f.kind, f.location))
+        .unwrap_or_default()
+}
+
+/// Indices of the distinct subschemas (duplicates collapse, as in a set).
+fn distinct(items: Option<&Vec<Value>>) -> Vec<usize> {
+    let items = items.map(Vec::as_slice).unwrap_or_default();
+    (0..items.len())
+        .filter(|i| !items[..*i].contains(&items[*i]))
+        .collect()
+}
+
+/// Pairs (left, right) of a maximum bipartite matching (Kuhn's algorithm;
+/// the branch lists are short).
+fn maximum_matching(edges: &[Vec<bool>], right: usize) -> Vec<(usize, usize)> {
+    fn augment(
+        i: usize,
+        edges: &[Vec<bool>],
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+    ) -> bool {
+        for j in 0..owner.len() {
+            if edges[i][j] && !seen[j] {
+                seen[j] = true;
+                if owner[j].is_none_or(|k| augment(k, edges, seen, owner)) {
+                    owner[j] = Some(i);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut owner = vec![None; right];
+    for i in 0..edges.len() {
+        let mut seen = vec![false; right];
+        augment(i, edges, &mut seen, &mut owner);
+    }
+    owner
+        .iter()
+        .enumerate()
+        .filter_map(|(j, i)| i.map(|i| (i, j)))
+        .collect()
+}

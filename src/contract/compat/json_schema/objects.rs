@@ -1,0 +1,394 @@
+//! Objects: declared properties against the content model, `required`,
+//! dependencies, extra properties and size bounds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{is_empty_schema, ChangeKind, Extra, Node, Step, Walker};
+use crate::contract::Error;
+use ChangeKind::*;
+
+impl Walker {
+    pub(super) fn objects(&mut self, w: &Node, r: &Node) -> Step {
+        let unopen_required = self.properties(w, r)?;
+        self.required(w, r, &unopen_required)?;
+        self.dependencies(w, r)?;
+        self.extra_keyword(
+            (w, "additionalProperties"),
+            (r, "additionalProperties"),
+            [
+                ADDITIONAL_PROPERTIES_ADDED,
+                ADDITIONAL_PROPERTIES_REMOVED,
+                ADDITIONAL_PROPERTIES_EXTENDED,
+                ADDITIONAL_PROPERTIES_NARROWED,
+            ],
+        )?;
+        self.extra_keyword(
+            (w, "unevaluatedProperties"),
+            (r, "unevaluatedProperties"),
+            [
+                UNEVALUATED_PROPERTIES_ADDED,
+                UNEVALUATED_PROPERTIES_REMOVED,
+                UNEVALUATED_PROPERTIES_EXTENDED,
+                UNEVALUATED_PROPERTIES_NARROWED,
+            ],
+        )?;
+        self.pattern_properties(w, r)?;
+        self.optional_subschema(w, r, "propertyNames")?;
+        self.bound(
+            w,
+            r,
+            "maxProperties",
+            [
+                MAX_PROPERTIES_ADDED,
+                MAX_PROPERTIES_REMOVED,
+                MAX_PROPERTIES_INCREASED,
+                MAX_PROPERTIES_DECREASED,
+            ],
+        );
+        self.bound(
+            w,
+            r,
+            "minProperties",
+            [
+                MIN_PROPERTIES_ADDED,
+                MIN_PROPERTIES_REMOVED,
+                MIN_PROPERTIES_INCREASED,
+                MIN_PROPERTIES_DECREASED,
+            ],
+        );
+        Ok(())
+    }
+
+    /// Compares `properties`; returns the newly required properties already
+    /// judged as added to a closed or partially open model.
+    fn properties(&mut self, w: &Node, r: &Node) -> Result<BTreeSet<String>, Error> {
+        let old = names(w, "properties");
+        let new = names(r, "properties");
+        let newly_required: BTreeSet<String> =
+            required(r).difference(&required(w)).cloned().collect();
+        let mut judged = BTreeSet::new();
+        for name in old.union(&new) {
+            let tokens = ["properties", name.as_str()];
+            match (old.contains(name), new.contains(name)) {
+                (true, true) => self.compare(w.child(&tokens), r.child(&tokens))?,
+                (false, true) => {
+                    if self.property_added(w, r, name, newly_required.contains(name))? {
+                        judged.insert(name.clone());
+                    }
+                }
+                (true, false) => self.property_removed(w, r, name)?,
+                (false, false) => {}
+            }
+        }
+        Ok(judged)
+    }
+
+    /// Returns true when the `required` side of the addition was judged too.
+    fn property_added(
+        &mut self,
+        w: &Node,
+        r: &Node,
+        name: &str,
+        newly_required: bool,
+    ) -> Result<bool, Error> {
+        let tokens = ["properties", name];
+        let (added, _) = self.resolve(r.child(&tokens))?;
+        let detail = format!("property `{name}` added");
+        let partial = is_partially_open(w);
+        let kind = match extra_for(w, name) {
+            Extra::Open => {
+                let kind = if is_empty_schema(&added.value) {
+                    PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
+                } else if partial {
+                    PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                } else {
+                    PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
+                };
+                self.report(kind, w, r, &tokens, detail);
+                return Ok(false);
+            }
+            Extra::Schema(extra) => {
+                let found = self.sub(&extra, &r.child(&tokens))?;
+                let covered = self.accepts(&found);
+                self.found.extend(found);
+                if covered {
+                    PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                } else {
+                    PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                }
+            }
+            Extra::Closed => OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL,
+        };
+        let kind = match (kind, newly_required, added.get("default").is_some()) {
+            (_, true, true) => REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL,
+            (_, true, false) => REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL,
+            (kind, false, _) => kind,
+        };
+        self.report(kind, w, r, &tokens, detail);
+        Ok(newly_required)
+    }
+
+    fn property_removed(&mut self, w: &Node, r: &Node, name: &str) -> Step {
+        let tokens = ["properties", name];
+        let detail = format!("property `{name}` removed");
+        let kind = match extra_for(r, name) {
+            Extra::Open => PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL,
+            Extra::Schema(extra) => {
+                let found = self.sub(&w.child(&tokens), &extra)?;
+                let covered = self.accepts(&found);
+                self.found.extend(found);
+                if covered {
+                    PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                } else {
+                    PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                }
+            }
+            Extra::Closed => {
+                let (removed, _) = self.resolve(w.child(&tokens))?;
+                if removed.is_false() {
+                    PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL
+                } else if is_partially_open(r) {
+                    PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
+                } else {
+                    PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL
+                }
+            }
+        };
+        self.report(kind, w, r, &tokens, detail);
+        Ok(())
+    }
+
+    fn required(&mut self, w: &Node, r: &Node, judged: &BTreeSet<String>) -> Step {
+        let (old, new) = (required(w), required(r));
+        for name in old.difference(&new) {
+            self.report(
+                REQUIRED_ATTRIBUTE_REMOVED,
+                w,
+                r,
+                &["required"],
+                format!("`{name}` no longer required"),
+            );
+        }
+        for name in new.difference(&old).filter(|n| !judged.contains(*n)) {
+            let (property, _) = self.resolve(r.child(&["properties", name]))?;
+            let kind = if property.get("default").is_some() {
+                REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED
+            } else {
+                REQUIRED_ATTRIBUTE_ADDED
+            };
+            self.report(kind, w, r, &["required"], format!("`{name}` now required"));
+        }
+        Ok(())
+    }
+
+    fn dependencies(&mut self, w: &Node, r: &Node) -> Step {
+        let (old, new) = (dependent_required(w), dependent_required(r));
+        for name in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
+            let detail = format!("dependency of `{name}`");
+            let (kind, key) = match (old.get(name), new.get(name)) {
+                (Some((_, key)), None) => (DEPENDENCY_ARRAY_REMOVED, *key),
+                (None, Some((_, key))) => (DEPENDENCY_ARRAY_ADDED, *key),
+                (Some((o, _)), Some((n, key))) if o != n => {
+                    let kind = if n.is_subset(o) {
+                        DEPENDENCY_ARRAY_NARROWED
+                    } else if n.is_superset(o) {
+                        DEPENDENCY_ARRAY_EXTENDED
+                    } else {
+                        DEPENDENCY_ARRAY_CHANGED
+                    };
+                    (kind, *key)
+                }
+                _ => continue,
+            };
+            self.report(kind, w, r, &[key, name], detail);
+        }
+        let (old, new) = (dependent_schemas(w), dependent_schemas(r));
+        for name in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
+            let detail = format!("dependent schema of `{name}`");
+            match (old.get(name), new.get(name)) {
+                (Some(key), None) => {
+                    self.report(DEPENDENCY_SCHEMA_REMOVED, w, r, &[key, name], detail)
+                }
+                (None, Some(key)) => {
+                    self.report(DEPENDENCY_SCHEMA_ADDED, w, r, &[key, name], detail)
+                }
+                (Some(o), Some(n)) => self.compare(w.child(&[o, name]), r.child(&[n, name]))?,
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn pattern_properties(&mut self, w: &Node, r: &Node) -> Step {
+        let (old, new) = (names(w, "patternProperties"), names(r, "patternProperties"));
+        for pattern in old.union(&new) {
+            let tokens = ["patternProperties", pattern.as_str()];
+            let detail = format!("pattern `{pattern}`");
+            match (old.contains(pattern), new.contains(pattern)) {
+                (true, true) => self.compare(w.child(&tokens), r.child(&tokens))?,
+                (false, true) => self.report(PATTERN_PROPERTY_ADDED, w, r, &tokens, detail),
+                (true, false)
+                    if extra_is_open(r, "additionalProperties", "unevaluatedProperties") =>
+                {
+                    self.report(SCHEMA_REMOVED, w, r, &tokens, detail)
+                }
+                (true, false) => self.report(PATTERN_PROPERTY_REMOVED, w, r, &tokens, detail),
+                (false, false) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A keyword holding one optional subschema (`propertyNames`, `contains`).
+    pub(super) fn optional_subschema(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+        match (w.get(key), r.get(key)) {
+            (Some(_), Some(_)) => self.compare(w.child(&[key]), r.child(&[key])),
+            (Some(_), None) => {
+                self.report(SCHEMA_REMOVED, w, r, &[key], format!("`{key}` removed"));
+                Ok(())
+            }
+            (None, Some(v)) if !is_empty_schema(v) => {
+                self.report(SCHEMA_ADDED, w, r, &[key], format!("`{key}` added"));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// An extra-content keyword (`additionalProperties`, `additionalItems`,
+    /// `unevaluated*`), by `[added, removed, extended, narrowed]`: allowing
+    /// what was forbidden is "added", forbidding is "removed", lifting a
+    /// schema is "extended" and introducing one "narrowed".
+    pub(super) fn extra_keyword(
+        &mut self,
+        (w, w_key): (&Node, &str),
+        (r, r_key): (&Node, &str),
+        [added, removed, extended, narrowed]: [ChangeKind; 4],
+    ) -> Step {
+        let (old, new) = (w.get(w_key), r.get(r_key));
+        let forbids = |v: Option<&Value>| v == Some(&Value::Bool(false));
+        let constrains =
+            |v: Option<&Value>| v.is_some_and(|v| !is_empty_schema(v) && *v != Value::Bool(false));
+        let kind = if forbids(old) != forbids(new) {
+            if forbids(new) {
+                removed
+            } else {
+                added
+            }
+        } else if !constrains(old) && constrains(new) {
+            narrowed
+        } else if constrains(old) && !constrains(new) {
+            extended
+        } else if constrains(old) && constrains(new) {
+            return self.compare(w.child(&[w_key]), r.child(&[r_key]));
+        } else {
+            return Ok(());
+        };
+        self.report_at(kind, (w, &[w_key]), (r, &[r_key]), format!("`{r_key}`"));
+        Ok(())
+    }
+}
+
+fn names(node: &Node, key: &str) -> BTreeSet<String> {
+    node.get(key)
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn required(node: &Node) -> BTreeSet<String> {
+    node.array("required")
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `dependentRequired` and draft 7's array-valued `dependencies`, each with
+/// the keyword it was spelt with.
+fn dependent_required(node: &Node) -> BTreeMap<String, (BTreeSet<String>, &'static str)> {
+    let mut out = BTreeMap::new();
+    for key in ["dependencies", "dependentRequired"] {
+        for (name, value) in node
+            .get(key)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Value::Array(names) = value {
+                let names = names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
+                out.insert(name.clone(), (names, key));
+            }
+        }
+    }
+    out
+}
+
+/// `dependentSchemas` and draft 7's schema-valued `dependencies`.
+fn dependent_schemas(node: &Node) -> BTreeMap<String, &'static str> {
+    let mut out = BTreeMap::new();
+    for key in ["dependencies", "dependentSchemas"] {
+        for (name, value) in node
+            .get(key)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if !value.is_array() {
+                out.insert(name.clone(), key);
+            }
+        }
+    }
+    out
+}
+
+/// Extra content is constrained by a schema or by patterns.
+fn is_partially_open(node: &Node) -> bool {
+    let constrains = |key: &str| {
+        node.get(key)
+            .is_some_and(|v| !is_empty_schema(v) && *v != Value::Bool(false))
+    };
+    !names(node, "patternProperties").is_empty()
+        || constrains("additionalProperties")
+        || constrains("unevaluatedProperties")
+}
+
+/// Neither keyword constrains extra content.
+pub(super) fn extra_is_open(node: &Node, additional: &str, unevaluated: &str) -> bool {
+    [additional, unevaluated]
+        .iter()
+        .all(|k| node.get(k).is_none_or(is_empty_schema))
+}
+
+/// What the object model allows for an undeclared property `name`.
+fn extra_for(node: &Node, name: &str) -> Extra {
+    for pattern in names(node, "patternProperties") {
+        if pattern_matches(&pattern, name) {
+            return Extra::Schema(node.child(&["patternProperties", &pattern]));
+        }
+    }
+    for key in ["additionalProperties", "unevaluatedProperties"] {
+        match node.get(key) {
+            Some(Value::Bool(false)) => return Extra::Closed,
+            Some(v) if !is_empty_schema(v) => return Extra::Schema(node.child(&[key])),
+            _ => {}
+        }
+    }
+    Extra::Open
+}
+
+/// ECMA-262 regex search, through the validator's own regex engine.
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    jsonschema::validator_for(&serde_json::json!({ "pattern": pattern }))
+        .map(|v| v.is_valid(&Value::String(name.to_owned())))
+        .unwrap_or(false)
+}
