@@ -13,18 +13,35 @@ const CUSTOMERS: &str = "/contracts/customer/v2/records";
 /// Asserts nothing reached the owner.
 async fn nothing_written(gateway: &TestGateway) {
     assert_eq!(gateway.count("customer").await, 0, "a record was written");
-    assert_eq!(gateway.count("contractgate_outbox").await, 0, "a change event was written");
+    assert_eq!(
+        gateway.count("contractgate_outbox").await,
+        0,
+        "a change event was written"
+    );
 }
 
 async fn post_raw(gateway: &TestGateway, content_type: &str, body: &[u8]) -> reqwest::Response {
-    gateway.send_raw(Method::POST, CUSTOMERS, content_type, body.to_vec(), &[]).await
+    gateway
+        .send_raw(Method::POST, CUSTOMERS, content_type, body.to_vec(), &[])
+        .await
 }
 
 #[tokio::test]
 async fn malformed_json_is_400() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let problem = expect_problem(post_raw(&gateway, "application/json", br#"{"id": "c-1",}"#).await, 400, "malformed-body").await;
-    assert!(problem["detail"].as_str().unwrap().contains("not valid JSON"), "{problem}");
+    let problem = expect_problem(
+        post_raw(&gateway, "application/json", br#"{"id": "c-1",}"#).await,
+        400,
+        "malformed-body",
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"),
+        "{problem}"
+    );
     nothing_written(&gateway).await;
 }
 
@@ -32,8 +49,19 @@ async fn malformed_json_is_400() {
 async fn a_body_that_is_not_an_object_is_400() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     for body in ["[]", "\"c-1\"", "42", "null"] {
-        let problem = expect_problem(post_raw(&gateway, "application/json", body.as_bytes()).await, 400, "malformed-body").await;
-        assert!(problem["detail"].as_str().unwrap().contains("must be a JSON object"), "{problem}");
+        let problem = expect_problem(
+            post_raw(&gateway, "application/json", body.as_bytes()).await,
+            400,
+            "malformed-body",
+        )
+        .await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("must be a JSON object"),
+            "{problem}"
+        );
     }
     nothing_written(&gateway).await;
 }
@@ -56,22 +84,58 @@ async fn a_body_over_the_limit_is_413() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     // Default limit: 1 MiB.
     let padding = "x".repeat(1024 * 1024);
-    let body = json!({"id": "c-1", "full_name": padding, "email": "a@example.com", "tier": "gold"}).to_string();
-    let problem = expect_problem(post_raw(&gateway, "application/json", body.as_bytes()).await, 413, "body-too-large").await;
-    assert!(problem["detail"].as_str().unwrap().contains("1048576"), "{problem}");
+    let body = json!({"id": "c-1", "full_name": padding, "email": "a@example.com", "tier": "gold"})
+        .to_string();
+    let problem = expect_problem(
+        post_raw(&gateway, "application/json", body.as_bytes()).await,
+        413,
+        "body-too-large",
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("1048576"),
+        "{problem}"
+    );
     nothing_written(&gateway).await;
 
-    let small = TestGateway::spawn_with(&example_contracts(), Limits { body_bytes: 64, ..Limits::default() }).await;
+    let small = TestGateway::spawn_with(
+        &example_contracts(),
+        Limits {
+            body_bytes: 64,
+            ..Limits::default()
+        },
+    )
+    .await;
     let body = data("payloads/customer-v2.json").to_string();
-    expect_problem(post_raw(&small, "application/json", body.as_bytes()).await, 413, "body-too-large").await;
+    expect_problem(
+        post_raw(&small, "application/json", body.as_bytes()).await,
+        413,
+        "body-too-large",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn nesting_ten_thousand_deep_is_400_without_overflowing_the_stack() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let body = format!(r#"{{"id": "c-1", "tags": {}{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
-    let problem = expect_problem(post_raw(&gateway, "application/json", body.as_bytes()).await, 400, "malformed-body").await;
-    assert!(problem["detail"].as_str().unwrap().contains("deeper than the limit of 128"), "{problem}");
+    let body = format!(
+        r#"{{"id": "c-1", "tags": {}{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let problem = expect_problem(
+        post_raw(&gateway, "application/json", body.as_bytes()).await,
+        400,
+        "malformed-body",
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deeper than the limit of 128"),
+        "{problem}"
+    );
     nothing_written(&gateway).await;
     // The gateway still serves.
     assert_eq!(gateway.get("/healthz").await.status(), 200);
@@ -80,8 +144,16 @@ async fn nesting_ten_thousand_deep_is_400_without_overflowing_the_stack() {
 #[tokio::test]
 async fn invalid_utf8_is_400() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let problem = expect_problem(post_raw(&gateway, "application/json", b"{\"id\": \"c-\xff\xfe\"}").await, 400, "malformed-body").await;
-    assert!(problem["detail"].as_str().unwrap().contains("UTF-8"), "{problem}");
+    let problem = expect_problem(
+        post_raw(&gateway, "application/json", b"{\"id\": \"c-\xff\xfe\"}").await,
+        400,
+        "malformed-body",
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("UTF-8"),
+        "{problem}"
+    );
     nothing_written(&gateway).await;
 }
 
@@ -89,15 +161,41 @@ async fn invalid_utf8_is_400() {
 async fn unknown_contracts_versions_and_records_are_404() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let body = data("payloads/customer-v2.json");
-    expect_problem(gateway.post("nosuch", 1, &body).await, 404, "unknown-contract").await;
+    expect_problem(
+        gateway.post("nosuch", 1, &body).await,
+        404,
+        "unknown-contract",
+    )
+    .await;
     let unknown_version = gateway.post("customer", 9, &body).await;
     let problem = expect_problem(unknown_version, 404, "unknown-version").await;
     assert_eq!(problem["contract"], "customer");
-    for path in ["/contracts/customer/2/records", "/contracts/customer/v0/records", "/contracts/customer/latest/records"] {
-        expect_problem(gateway.send(Method::POST, path, &body).await, 404, "unknown-version").await;
+    for path in [
+        "/contracts/customer/2/records",
+        "/contracts/customer/v0/records",
+        "/contracts/customer/latest/records",
+    ] {
+        expect_problem(
+            gateway.send(Method::POST, path, &body).await,
+            404,
+            "unknown-version",
+        )
+        .await;
     }
-    expect_problem(gateway.get("/contracts/customer/v2/records/c-404").await, 404, "unknown-record").await;
-    expect_problem(gateway.delete("/contracts/customer/v2/records/c-404", &[]).await, 404, "unknown-record").await;
+    expect_problem(
+        gateway.get("/contracts/customer/v2/records/c-404").await,
+        404,
+        "unknown-record",
+    )
+    .await;
+    expect_problem(
+        gateway
+            .delete("/contracts/customer/v2/records/c-404", &[])
+            .await,
+        404,
+        "unknown-record",
+    )
+    .await;
     expect_problem(gateway.get("/no/such/path").await, 404, "not-found").await;
     nothing_written(&gateway).await;
 }
@@ -105,7 +203,13 @@ async fn unknown_contracts_versions_and_records_are_404() {
 #[tokio::test]
 async fn every_violation_is_listed_with_its_pointer() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let response = gateway.post("customer", 2, &data("payloads/customer-v2-several-violations.json")).await;
+    let response = gateway
+        .post(
+            "customer",
+            2,
+            &data("payloads/customer-v2-several-violations.json"),
+        )
+        .await;
     assert_eq!(header(&response, "contract-version"), "2");
     let problem = expect_problem(response, 422, "contract-violation").await;
     assert_eq!(problem["contract"], "customer");
@@ -113,7 +217,12 @@ async fn every_violation_is_listed_with_its_pointer() {
     let violations = problem["violations"].as_array().unwrap();
     let found: Vec<(&str, &str)> = violations
         .iter()
-        .map(|v| (v["pointer"].as_str().unwrap(), v["keyword"].as_str().unwrap()))
+        .map(|v| {
+            (
+                v["pointer"].as_str().unwrap(),
+                v["keyword"].as_str().unwrap(),
+            )
+        })
         .collect();
     for expected in [
         ("/id", "type"),
@@ -123,11 +232,23 @@ async fn every_violation_is_listed_with_its_pointer() {
         ("/nickname", "additionalProperties"),
         ("/tags", "uniqueItems"),
     ] {
-        assert!(found.contains(&expected), "{expected:?} missing from {found:?}");
+        assert!(
+            found.contains(&expected),
+            "{expected:?} missing from {found:?}"
+        );
     }
     for violation in violations {
-        assert!(violation["schema_location"].as_str().unwrap().starts_with('/'), "{violation}");
-        assert!(!violation["message"].as_str().unwrap().is_empty(), "{violation}");
+        assert!(
+            violation["schema_location"]
+                .as_str()
+                .unwrap()
+                .starts_with('/'),
+            "{violation}"
+        );
+        assert!(
+            !violation["message"].as_str().unwrap().is_empty(),
+            "{violation}"
+        );
     }
     nothing_written(&gateway).await;
 }
@@ -135,9 +256,18 @@ async fn every_violation_is_listed_with_its_pointer() {
 #[tokio::test]
 async fn a_put_whose_body_key_differs_from_the_path_is_refused() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let response = gateway.send(Method::PUT, &format!("{CUSTOMERS}/c-99"), &data("payloads/customer-v2.json")).await;
+    let response = gateway
+        .send(
+            Method::PUT,
+            &format!("{CUSTOMERS}/c-99"),
+            &data("payloads/customer-v2.json"),
+        )
+        .await;
     let problem = expect_problem(response, 422, "key-mismatch").await;
-    assert!(problem["detail"].as_str().unwrap().contains("c-99"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("c-99"),
+        "{problem}"
+    );
     nothing_written(&gateway).await;
 }
 
@@ -145,22 +275,38 @@ async fn a_put_whose_body_key_differs_from_the_path_is_refused() {
 async fn integers_beyond_64_bits_are_refused_rather_than_rounded() {
     let gateway = TestGateway::spawn(&test_contracts("lifecycle")).await;
     let body = br#"{"sku": "w-1", "count": 123456789012345678901234567890}"#;
-    let response = gateway.send_raw(Method::POST, "/contracts/widget/v2/records", "application/json", body.to_vec(), &[]).await;
+    let response = gateway
+        .send_raw(
+            Method::POST,
+            "/contracts/widget/v2/records",
+            "application/json",
+            body.to_vec(),
+            &[],
+        )
+        .await;
     let problem = expect_problem(response, 422, "number-out-of-range").await;
     assert_eq!(problem["violations"][0]["pointer"], "/count");
     // Within 64 bits but beyond the schema's integer bound: a violation.
-    let response = gateway.post("widget", 2, &json!({"sku": "w-1", "count": 4294967296u64})).await;
+    let response = gateway
+        .post("widget", 2, &json!({"sku": "w-1", "count": 4294967296u64}))
+        .await;
     let problem = expect_problem(response, 422, "contract-violation").await;
     assert_eq!(problem["violations"][0]["pointer"], "/count");
     assert_eq!(problem["violations"][0]["keyword"], "maximum");
     // Avro `int` is 32 bits.
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let mut order: Value = serde_json::from_str(
-        &std::fs::read_to_string(example_contracts().join("order/examples/v1.valid.natural.json")).unwrap(),
+        &std::fs::read_to_string(example_contracts().join("order/examples/v1.valid.natural.json"))
+            .unwrap(),
     )
     .unwrap();
     order["lines"][0]["quantity"] = json!(3_000_000_000u64);
-    let problem = expect_problem(gateway.post("order", 1, &order).await, 422, "contract-violation").await;
+    let problem = expect_problem(
+        gateway.post("order", 1, &order).await,
+        422,
+        "contract-violation",
+    )
+    .await;
     assert_eq!(problem["violations"][0]["pointer"], "/lines/0/quantity");
     assert_eq!(gateway.count("orders").await, 0);
 }
@@ -168,21 +314,43 @@ async fn integers_beyond_64_bits_are_refused_rather_than_rounded() {
 #[tokio::test]
 async fn a_retired_version_is_410_and_a_required_if_match_is_428() {
     let gateway = TestGateway::spawn(&test_contracts("lifecycle")).await;
-    let retired = gateway.post("widget", 1, &json!({"sku": "w-1", "count": "3"})).await;
+    let retired = gateway
+        .post("widget", 1, &json!({"sku": "w-1", "count": "3"}))
+        .await;
     let problem = expect_problem(retired, 410, "retired-version").await;
     assert_eq!(problem["version"], 1);
     assert_eq!(gateway.count("widget").await, 0);
 
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let order: Value = serde_json::from_str(
-        &std::fs::read_to_string(example_contracts().join("order/examples/v1.valid.natural.json")).unwrap(),
+        &std::fs::read_to_string(example_contracts().join("order/examples/v1.valid.natural.json"))
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(gateway.post("order", 1, &order).await.status(), 201);
-    let path = format!("/contracts/order/v1/records/{}", order["id"].as_str().unwrap());
-    expect_problem(gateway.send(Method::PUT, &path, &order).await, 428, "precondition-required").await;
-    expect_problem(gateway.delete(&path, &[]).await, 428, "precondition-required").await;
-    assert_eq!(gateway.send_with(Method::PUT, &path, &order, &[("if-match", "\"1\"")]).await.status(), 200);
+    let path = format!(
+        "/contracts/order/v1/records/{}",
+        order["id"].as_str().unwrap()
+    );
+    expect_problem(
+        gateway.send(Method::PUT, &path, &order).await,
+        428,
+        "precondition-required",
+    )
+    .await;
+    expect_problem(
+        gateway.delete(&path, &[]).await,
+        428,
+        "precondition-required",
+    )
+    .await;
+    assert_eq!(
+        gateway
+            .send_with(Method::PUT, &path, &order, &[("if-match", "\"1\"")])
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]

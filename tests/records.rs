@@ -16,7 +16,10 @@ async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version() {
     assert_eq!(created.status(), 201);
     assert_eq!(header(&created, "etag"), "\"1\"");
     assert_eq!(header(&created, "contract-version"), "1");
-    assert_eq!(header(&created, "location"), "/contracts/customer/v1/records/c-1");
+    assert_eq!(
+        header(&created, "location"),
+        "/contracts/customer/v1/records/c-1"
+    );
     // v1 is deprecated in the example contract.
     assert_eq!(header(&created, "deprecation"), "true");
     assert!(header(&created, "link").contains("/contracts/customer/v2/records"));
@@ -41,7 +44,10 @@ async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version() {
             .await
             .unwrap();
     assert_eq!((version, revision), (2, 1));
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["full_name"], "Ada Lovelace");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["full_name"],
+        "Ada Lovelace"
+    );
 }
 
 #[tokio::test]
@@ -51,18 +57,35 @@ async fn every_write_leaves_one_change_event_with_pii_redacted() {
     gateway.post("customer", 2, &v2).await;
     let path = "/contracts/customer/v2/records/c-2";
     gateway.send(Method::PUT, path, &json!({"id": "c-2", "full_name": "Grace B. Hopper", "email": "grace@example.com", "tier": "gold"})).await;
-    gateway.send(Method::PATCH, path, &json!({"tier": "platinum"})).await;
+    gateway
+        .send(Method::PATCH, path, &json!({"tier": "platinum"}))
+        .await;
     gateway.delete(path, &[]).await;
 
     let pool = gateway.db().await;
-    let events: Vec<(String, i64)> = sqlx::query_as("SELECT event, revision FROM contractgate_outbox ORDER BY seq")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    let events: Vec<Value> = events.iter().map(|(e, _)| serde_json::from_str(e).unwrap()).collect();
+    let events: Vec<(String, i64)> =
+        sqlx::query_as("SELECT event, revision FROM contractgate_outbox ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let events: Vec<Value> = events
+        .iter()
+        .map(|(e, _)| serde_json::from_str(e).unwrap())
+        .collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["customer.created", "customer.replaced", "customer.patched", "customer.deleted"]);
-    let revisions: Vec<u64> = events.iter().map(|e| e["revision"].as_u64().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "customer.created",
+            "customer.replaced",
+            "customer.patched",
+            "customer.deleted"
+        ]
+    );
+    let revisions: Vec<u64> = events
+        .iter()
+        .map(|e| e["revision"].as_u64().unwrap())
+        .collect();
     assert_eq!(revisions, [1, 2, 3, 3]);
     for event in &events {
         assert_eq!(event["specversion"], "1.0");
@@ -97,12 +120,20 @@ async fn put_creates_then_replaces_and_bumps_the_revision() {
 #[tokio::test]
 async fn patch_merges_then_validates_the_result() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    gateway.post("customer", 1, &data("payloads/customer-v1.json")).await;
+    gateway
+        .post("customer", 1, &data("payloads/customer-v1.json"))
+        .await;
     let path = "/contracts/customer/v1/records/c-1";
 
     // RFC 7396: null removes a member, objects merge.
     let patched = gateway
-        .send_raw(Method::PATCH, path, "application/merge-patch+json", br#"{"phone": null, "name": "Ada King"}"#.to_vec(), &[])
+        .send_raw(
+            Method::PATCH,
+            path,
+            "application/merge-patch+json",
+            br#"{"phone": null, "name": "Ada King"}"#.to_vec(),
+            &[],
+        )
         .await;
     assert_eq!(patched.status(), 200);
     assert_eq!(header(&patched, "etag"), "\"2\"");
@@ -112,22 +143,40 @@ async fn patch_merges_then_validates_the_result() {
     );
 
     // A patch whose result breaks the contract changes nothing.
-    let broken = gateway.send(Method::PATCH, path, &json!({"email": null, "name": ""})).await;
+    let broken = gateway
+        .send(Method::PATCH, path, &json!({"email": null, "name": ""}))
+        .await;
     let problem = expect_problem(broken, 422, "contract-violation").await;
-    let pointers: Vec<&str> = problem["violations"].as_array().unwrap().iter().map(|v| v["pointer"].as_str().unwrap()).collect();
-    assert!(pointers.contains(&"/email") && pointers.contains(&"/name"), "{problem}");
+    let pointers: Vec<&str> = problem["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["pointer"].as_str().unwrap())
+        .collect();
+    assert!(
+        pointers.contains(&"/email") && pointers.contains(&"/name"),
+        "{problem}"
+    );
     let read = gateway.get(path).await;
     assert_eq!(header(&read, "etag"), "\"2\"");
     assert_eq!(read.json::<Value>().await.unwrap()["name"], "Ada King");
 
-    let missing = gateway.send(Method::PATCH, "/contracts/customer/v1/records/c-404", &json!({"name": "x"})).await;
+    let missing = gateway
+        .send(
+            Method::PATCH,
+            "/contracts/customer/v1/records/c-404",
+            &json!({"name": "x"}),
+        )
+        .await;
     expect_problem(missing, 404, "unknown-record").await;
 }
 
 #[tokio::test]
 async fn delete_removes_the_record() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    gateway.post("customer", 2, &data("payloads/customer-v2.json")).await;
+    gateway
+        .post("customer", 2, &data("payloads/customer-v2.json"))
+        .await;
     let path = "/contracts/customer/v2/records/c-2";
     let deleted = gateway.delete(path, &[]).await;
     assert_eq!(deleted.status(), 204);
@@ -146,21 +195,39 @@ async fn if_match_guards_updates_and_a_stale_one_changes_nothing() {
     let mut changed = v2.clone();
     changed["tier"] = json!("platinum");
 
-    let current = gateway.send_with(Method::PUT, path, &changed, &[("if-match", "\"1\"")]).await;
+    let current = gateway
+        .send_with(Method::PUT, path, &changed, &[("if-match", "\"1\"")])
+        .await;
     assert_eq!(current.status(), 200);
     assert_eq!(header(&current, "etag"), "\"2\"");
 
-    for (method, body) in [(Method::PUT, v2.clone()), (Method::PATCH, json!({"tier": "standard"}))] {
-        let stale = gateway.send_with(method, path, &body, &[("if-match", "\"1\"")]).await;
+    for (method, body) in [
+        (Method::PUT, v2.clone()),
+        (Method::PATCH, json!({"tier": "standard"})),
+    ] {
+        let stale = gateway
+            .send_with(method, path, &body, &[("if-match", "\"1\"")])
+            .await;
         expect_problem(stale, 412, "stale-revision").await;
     }
-    expect_problem(gateway.delete(path, &[("if-match", "\"1\"")]).await, 412, "stale-revision").await;
+    expect_problem(
+        gateway.delete(path, &[("if-match", "\"1\"")]).await,
+        412,
+        "stale-revision",
+    )
+    .await;
     let read = gateway.get(path).await;
     assert_eq!(header(&read, "etag"), "\"2\"");
     assert_eq!(read.json::<Value>().await.unwrap()["tier"], "platinum");
     assert_eq!(gateway.count("contractgate_outbox").await, 2);
 
-    assert_eq!(gateway.delete(path, &[("if-match", "\"2\"")]).await.status(), 204);
+    assert_eq!(
+        gateway
+            .delete(path, &[("if-match", "\"2\"")])
+            .await
+            .status(),
+        204
+    );
 }
 
 #[tokio::test]
@@ -187,10 +254,15 @@ async fn concurrent_patches_lose_no_update() {
             loop {
                 let read = gateway.get(path).await;
                 let etag = header(&read, "etag");
-                let mut tags = read.json::<Value>().await.unwrap()["tags"].as_array().unwrap().clone();
+                let mut tags = read.json::<Value>().await.unwrap()["tags"]
+                    .as_array()
+                    .unwrap()
+                    .clone();
                 tags.push(json!(format!("t{i}")));
                 let patch = json!({"tags": tags});
-                let answer = gateway.send_with(Method::PATCH, path, &patch, &[("if-match", &etag)]).await;
+                let answer = gateway
+                    .send_with(Method::PATCH, path, &patch, &[("if-match", &etag)])
+                    .await;
                 match answer.status().as_u16() {
                     200 => break,
                     412 => continue,
@@ -204,31 +276,65 @@ async fn concurrent_patches_lose_no_update() {
     }
     let read = gateway.get("/contracts/customer/v2/records/c-2").await;
     assert_eq!(header(&read, "etag"), "\"9\"");
-    assert_eq!(read.json::<Value>().await.unwrap()["tags"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        read.json::<Value>().await.unwrap()["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
 }
 
 #[tokio::test]
 async fn avro_orders_accept_natural_and_wrapped_json() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let folder = example_contracts().join("order/examples");
-    for (file, key) in [("v1.valid.natural.json", "note"), ("v1.valid.wrapped-union.json", "note")] {
-        let payload: Value = serde_json::from_str(&std::fs::read_to_string(folder.join(file)).unwrap()).unwrap();
+    for (file, key) in [
+        ("v1.valid.natural.json", "note"),
+        ("v1.valid.wrapped-union.json", "note"),
+    ] {
+        let payload: Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.join(file)).unwrap()).unwrap();
         let created = gateway.post("order", 1, &payload).await;
         assert_eq!(created.status(), 201, "{file}");
         let id = payload["id"].as_str().unwrap();
-        let read = gateway.get(&format!("/contracts/order/v1/records/{id}")).await;
+        let read = gateway
+            .get(&format!("/contracts/order/v1/records/{id}"))
+            .await;
         let body: Value = read.json().await.unwrap();
         // Stored in natural form: a wrapped union value is unwrapped.
-        assert!(body[key].is_string() || body[key].is_null(), "{file}: {body}");
+        assert!(
+            body[key].is_string() || body[key].is_null(),
+            "{file}: {body}"
+        );
     }
-    let wrapped: Value = serde_json::from_str(&std::fs::read_to_string(folder.join("v1.valid.wrapped-union.json")).unwrap()).unwrap();
-    let read = gateway.get(&format!("/contracts/order/v1/records/{}", wrapped["id"].as_str().unwrap())).await;
-    assert_eq!(read.json::<Value>().await.unwrap()["note"], "gift wrap, please");
+    let wrapped: Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join("v1.valid.wrapped-union.json")).unwrap(),
+    )
+    .unwrap();
+    let read = gateway
+        .get(&format!(
+            "/contracts/order/v1/records/{}",
+            wrapped["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        read.json::<Value>().await.unwrap()["note"],
+        "gift wrap, please"
+    );
 
     // A missing field with a default is filled in before storing.
-    let minimal: Value = serde_json::from_str(&std::fs::read_to_string(folder.join("v1.valid.minimal.json")).unwrap()).unwrap();
+    let minimal: Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join("v1.valid.minimal.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(gateway.post("order", 1, &minimal).await.status(), 201);
-    let read = gateway.get(&format!("/contracts/order/v1/records/{}", minimal["id"].as_str().unwrap())).await;
+    let read = gateway
+        .get(&format!(
+            "/contracts/order/v1/records/{}",
+            minimal["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(read.json::<Value>().await.unwrap()["note"], Value::Null);
 }
 
@@ -236,18 +342,44 @@ async fn avro_orders_accept_natural_and_wrapped_json() {
 async fn contracts_are_listed_with_their_versions_and_schemas() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let list: Value = gateway.get("/contracts").await.json().await.unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["customer", "order"]);
-    let customer: Value = gateway.get("/contracts/customer").await.json().await.unwrap();
+    let customer: Value = gateway
+        .get("/contracts/customer")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(customer["stored_version"], 2);
     assert_eq!(customer["versions"][0]["status"], "deprecated");
     let schema = gateway.get("/contracts/customer/v2/schema").await;
     assert_eq!(header(&schema, "contract-version"), "2");
-    assert_eq!(schema.json::<Value>().await.unwrap()["title"], "Customer, version 2");
-    let avro: Value = gateway.get("/contracts/order/v1/schema").await.json().await.unwrap();
+    assert_eq!(
+        schema.json::<Value>().await.unwrap()["title"],
+        "Customer, version 2"
+    );
+    let avro: Value = gateway
+        .get("/contracts/order/v1/schema")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(avro["type"], "record");
-    expect_problem(gateway.get("/contracts/nope").await, 404, "unknown-contract").await;
+    expect_problem(
+        gateway.get("/contracts/nope").await,
+        404,
+        "unknown-contract",
+    )
+    .await;
     let ready = gateway.get("/readyz").await;
     assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<Value>().await.unwrap()["systems"]["embedded"], "ok");
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["systems"]["embedded"],
+        "ok"
+    );
 }

@@ -171,8 +171,16 @@ fn load_contract(
     }
 
     let mut versions = Vec::new();
+    let mut seen = BTreeSet::new();
     for (index, declared) in file.versions.into_iter().enumerate() {
         let expected = index as u32 + 1;
+        if !seen.insert(declared.version) {
+            errors.push(problem(format!(
+                "version {} is declared twice",
+                declared.version
+            )));
+            continue;
+        }
         if declared.version != expected {
             errors.push(problem(format!(
                 "versions must be numbered 1, 2, 3 … in order without gaps or duplicates: entry {} says {} where {expected} belongs",

@@ -265,7 +265,13 @@ fn compile_json_schema(
             jsonschema::error::ValidationErrorKind::Referencing(_) => "a `$ref` cannot be resolved",
             _ => "the schema does not compile",
         };
-        Error::new(&document.path, format!("{what}: {e}"))
+        let at = e.instance_path().as_str();
+        let place = if at.is_empty() {
+            String::new()
+        } else {
+            format!(" (at {at} in the schema)")
+        };
+        Error::new(&document.path, format!("{what}: {e}{place}"))
     })
 }
 

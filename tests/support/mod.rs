@@ -26,7 +26,9 @@ pub fn example_contracts() -> PathBuf {
 
 /// A contracts folder under `tests/data/contracts/`.
 pub fn test_contracts(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/contracts").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/contracts")
+        .join(name)
 }
 
 impl TestGateway {
@@ -41,13 +43,20 @@ impl TestGateway {
         let mut config = Config::embedded(contracts, data.path());
         config.limits = limits;
         let gateway = Arc::new(Gateway::open(config).await.expect("the gateway starts"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("an address"));
         let (shutdown, stop) = tokio::sync::oneshot::channel();
         tokio::spawn(contractgate::http::serve(listener, gateway, async {
             let _ = stop.await;
         }));
-        TestGateway { base, client: reqwest::Client::new(), data, shutdown: Some(shutdown) }
+        TestGateway {
+            base,
+            client: reqwest::Client::new(),
+            data,
+            shutdown: Some(shutdown),
+        }
     }
 
     /// The embedded SQLite file.
@@ -80,16 +89,43 @@ impl TestGateway {
 
     /// Sends a JSON body.
     pub async fn send(&self, method: Method, path: &str, body: &Value) -> Response {
-        self.send_raw(method, path, "application/json", body.to_string().into_bytes(), &[]).await
+        self.send_raw(
+            method,
+            path,
+            "application/json",
+            body.to_string().into_bytes(),
+            &[],
+        )
+        .await
     }
 
     /// Sends a JSON body with extra headers.
-    pub async fn send_with(&self, method: Method, path: &str, body: &Value, headers: &[(&str, &str)]) -> Response {
-        self.send_raw(method, path, "application/json", body.to_string().into_bytes(), headers).await
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        self.send_raw(
+            method,
+            path,
+            "application/json",
+            body.to_string().into_bytes(),
+            headers,
+        )
+        .await
     }
 
     /// Sends any bytes with any content type ("" for none).
-    pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Response {
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let mut request = self.client.request(method, self.url(path)).body(body);
         if !content_type.is_empty() {
             request = request.header("content-type", content_type);
@@ -102,12 +138,21 @@ impl TestGateway {
 
     /// POSTs a record to a contract version.
     pub async fn post(&self, contract: &str, version: u32, body: &Value) -> Response {
-        self.send(Method::POST, &format!("/contracts/{contract}/v{version}/records"), body).await
+        self.send(
+            Method::POST,
+            &format!("/contracts/{contract}/v{version}/records"),
+            body,
+        )
+        .await
     }
 
     /// GETs a path.
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.expect("the gateway answers")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the gateway answers")
     }
 
     /// DELETEs a path with extra headers.
@@ -140,19 +185,39 @@ pub fn header(response: &Response, name: &str) -> String {
 
 /// Asserts a problem+json answer of a status and kind; returns its body.
 pub async fn expect_problem(response: Response, status: u16, kind: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status of {}", response.url());
-    assert_eq!(header(&response, "content-type"), "application/problem+json");
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    assert_eq!(
+        header(&response, "content-type"),
+        "application/problem+json"
+    );
     let body: Value = response.json().await.expect("a problem body");
-    assert_eq!(body["type"], format!("{}{kind}", contractgate::http::TYPE_BASE), "{body}");
+    assert_eq!(
+        body["type"],
+        format!("{}{kind}", contractgate::http::TYPE_BASE),
+        "{body}"
+    );
     assert_eq!(body["status"], status, "{body}");
-    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
     body
 }
 
 /// A JSON file under `tests/data/`.
 pub fn data(path: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
