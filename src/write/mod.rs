@@ -209,12 +209,14 @@ impl Gateway {
     }
 
     /// POST: creates a record; its key comes from the body.
+    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn create(&self, target: &Target, body: Value) -> Result<Outcome, Error> {
         self.put_record(target, None, body, Precondition::Absent, false)
             .await
     }
 
     /// PUT: creates or replaces the record at `key`.
+    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn replace(
         &self,
         target: &Target,
@@ -229,6 +231,7 @@ impl Gateway {
 
     /// PATCH: applies a JSON merge patch (RFC 7396) to the record as the
     /// client's version sees it, then validates the result like any write.
+    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn patch(
         &self,
         target: &Target,
@@ -272,6 +275,7 @@ impl Gateway {
     }
 
     /// DELETE: removes the record at `key`.
+    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn delete(
         &self,
         target: &Target,
@@ -298,6 +302,7 @@ impl Gateway {
     }
 
     /// GET: the record at `key`, in the client's version.
+    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn read(&self, target: &Target, key: &RecordKey) -> Result<Read, Error> {
         let stored = self
             .timed(target.owner.read(&target.contract.table, key))
