@@ -128,6 +128,10 @@ fn check_names_every_problem_with_its_file() {
         ("key-absent", "thing/v1.schema.json: the contract's key /uid is not a property of this schema"),
         ("duplicate-versions", "thing/contract.yaml: version 1 is declared twice"),
         ("ref-escaping/contracts", "lies outside the contracts folder"),
+        ("bad-example", "v1.valid.wrong.json: a valid example is rejected by v1: \"three\" is not of type \"integer\" at `/n`"),
+        ("bad-example", "v1.invalid.actually-fine.json: an invalid example is accepted by v1"),
+        ("bad-upgrade", "the upgrade to v2 uses /name, which v1 does not declare"),
+        ("bad-upgrade", "map at /n sends two values to 1, so a downgrade cannot tell them apart"),
     ];
     for (case, expected) in cases {
         let (code, text) = check(&broken(case), Path::new(env!("CARGO_MANIFEST_DIR")));

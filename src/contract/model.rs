@@ -116,6 +116,16 @@ pub struct Rejection {
     pub after_upgrade: bool,
 }
 
+impl Rejection {
+    /// The first violation, for one-line messages.
+    pub fn first(&self) -> String {
+        self.violations
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+}
+
 impl Contract {
     /// All versions, oldest first.
     pub fn versions(&self) -> &[ContractVersion] {

@@ -326,10 +326,7 @@ fn check_examples(contract: &Contract) -> Vec<Error> {
         match (valid, violations.first()) {
             (true, Some(v)) => errors.push(Error::new(
                 &path,
-                format!(
-                    "a valid example is rejected by {version}: {} at `{}`",
-                    v.message, v.pointer
-                ),
+                format!("a valid example is rejected by {version}: {v}"),
             )),
             (false, None) => errors.push(Error::new(
                 &path,
@@ -351,16 +348,12 @@ fn check_round_trip(
     let record = match contract.accept(version, payload) {
         Ok(record) => record,
         Err(rejection) => {
-            let first = rejection
-                .violations
-                .first()
-                .map(|v| format!("{} at `{}`", v.message, v.pointer))
-                .unwrap_or_default();
             return Some(Error::new(
                 path,
                 format!(
-                    "upgraded to {}, this example is invalid: {first}",
-                    rejection.version
+                    "upgraded to {}, this example is invalid: {}",
+                    rejection.version,
+                    rejection.first()
                 ),
             ));
         }
@@ -368,11 +361,7 @@ fn check_round_trip(
     let back = contract
         .express(record.body().clone(), record.version(), version)
         .err()?;
-    let first = back
-        .violations
-        .first()
-        .map(|v| format!("{} at `{}`", v.message, v.pointer))
-        .unwrap_or_default();
+    let first = back.first();
     Some(Error::new(
         path,
         format!("downgraded back to {version}, this example is invalid: {first}"),

@@ -155,6 +155,12 @@ pub struct Violation {
     pub message: String,
 }
 
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at `{}`", self.message, self.pointer)
+    }
+}
+
 /// A compiled schema of either language.
 pub struct Schema {
     raw: Value,
