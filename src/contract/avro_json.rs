@@ -97,83 +97,109 @@ use time::OffsetDateTime;
 use super::pointer::{push_token, JsonPointer};
 use super::schema::Violation;
 
-/// Every violation of `schema` by `payload`.
-pub fn validate(schema: &Schema, payload: &Value) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    Walker::new(schema).check(schema, "", payload, "", &mut violations);
-    violations
+/// An Avro schema ready to check JSON payloads: the parsed schema and its
+/// named definitions, collected once when the contract loads.
+#[derive(Debug)]
+pub struct AvroSchema {
+    root: Schema,
+    named: Named,
 }
 
-/// The canonical form of a payload `validate` accepted.
-pub fn normalize(schema: &Schema, payload: Value) -> Value {
-    Walker::new(schema).normalize(schema, payload)
+/// Each named definition by full name, with where it sits in the schema.
+/// apache-avro writes a named type used a second time (and every recursive
+/// use) as `Schema::Ref`, which this resolves.
+type Named = HashMap<String, (Schema, String)>;
+
+impl AvroSchema {
+    /// Prepares a parsed schema.
+    pub fn new(root: Schema) -> Self {
+        let mut named = HashMap::new();
+        collect(&mut named, &root, String::new());
+        Self { root, named }
+    }
+
+    /// The parsed schema.
+    pub fn schema(&self) -> &Schema {
+        &self.root
+    }
+
+    /// Every violation of the schema by `payload`.
+    pub fn validate(&self, payload: &Value) -> Vec<Violation> {
+        let mut violations = Vec::new();
+        self.walker()
+            .check(&self.root, "", payload, "", &mut violations);
+        violations
+    }
+
+    /// The canonical form of a payload `validate` accepted.
+    pub fn normalize(&self, payload: Value) -> Value {
+        self.walker().normalize(&self.root, payload)
+    }
+
+    /// Whether the record fields of the schema reach `pointer`.
+    pub fn declares(&self, pointer: &JsonPointer) -> bool {
+        self.walker().declares(&self.root, pointer.segments())
+    }
+
+    fn walker(&self) -> Walker<'_> {
+        Walker { named: &self.named }
+    }
 }
 
-/// Whether the record fields of `schema` reach `pointer`.
-pub fn declares(schema: &Schema, pointer: &JsonPointer) -> bool {
-    Walker::new(schema).declares(schema, pointer.segments())
+fn collect(named: &mut Named, schema: &Schema, location: String) {
+    match schema {
+        // Only the first sight of a record is walked: later ones are the
+        // same definition.
+        Schema::Record(record) if define(named, &record.name, schema, &location) => {
+            for (index, field) in record.fields.iter().enumerate() {
+                collect(
+                    named,
+                    &field.schema,
+                    format!("{location}/fields/{index}/type"),
+                );
+            }
+        }
+        Schema::Enum(e) => {
+            define(named, &e.name, schema, &location);
+        }
+        Schema::Fixed(fixed) => {
+            define(named, &fixed.name, schema, &location);
+        }
+        // A fixed reused by name keeps its logical type, so the name
+        // stands for the decimal, not the bare fixed.
+        Schema::Decimal(decimal) => {
+            if let Schema::Fixed(fixed) = decimal.inner.as_ref() {
+                define(named, &fixed.name, schema, &location);
+            }
+        }
+        Schema::Array(array) => collect(named, &array.items, format!("{location}/items")),
+        Schema::Map(map) => collect(named, &map.types, format!("{location}/values")),
+        Schema::Union(union) => {
+            for (index, branch) in union.variants().iter().enumerate() {
+                collect(named, branch, format!("{location}/{index}"));
+            }
+        }
+        _ => {}
+    }
 }
 
-/// Walks a schema and a payload together. apache-avro writes a named type
-/// used a second time (and every recursive use) as `Schema::Ref`, so the
-/// walker first collects each named definition and where it sits; following
-/// the payload rather than the schema keeps recursive types finite.
+/// Records a named definition; false when the name was already seen.
+fn define(named: &mut Named, name: &Name, schema: &Schema, location: &str) -> bool {
+    let full = name.fullname(None);
+    if named.contains_key(&full) {
+        return false;
+    }
+    named.insert(full, (schema.clone(), location.to_owned()));
+    true
+}
+
+/// Walks a schema and a payload together; following the payload rather
+/// than the schema keeps recursive types finite.
 struct Walker<'s> {
-    named: HashMap<String, (&'s Schema, String)>,
+    named: &'s Named,
 }
 
 impl<'s> Walker<'s> {
-    fn new(root: &'s Schema) -> Self {
-        let mut walker = Self {
-            named: HashMap::new(),
-        };
-        walker.collect(root, String::new());
-        walker
-    }
-
-    fn collect(&mut self, schema: &'s Schema, location: String) {
-        match schema {
-            // Only the first sight of a record is walked: later ones are the
-            // same definition.
-            Schema::Record(record) if self.define(&record.name, schema, &location) => {
-                for (index, field) in record.fields.iter().enumerate() {
-                    self.collect(&field.schema, format!("{location}/fields/{index}/type"));
-                }
-            }
-            Schema::Enum(e) => {
-                self.define(&e.name, schema, &location);
-            }
-            Schema::Fixed(fixed) => {
-                self.define(&fixed.name, schema, &location);
-            }
-            // A fixed reused by name keeps its logical type, so the name
-            // stands for the decimal, not the bare fixed.
-            Schema::Decimal(decimal) => {
-                if let Schema::Fixed(fixed) = decimal.inner.as_ref() {
-                    self.define(&fixed.name, schema, &location);
-                }
-            }
-            Schema::Array(array) => self.collect(&array.items, format!("{location}/items")),
-            Schema::Map(map) => self.collect(&map.types, format!("{location}/values")),
-            Schema::Union(union) => {
-                for (index, branch) in union.variants().iter().enumerate() {
-                    self.collect(branch, format!("{location}/{index}"));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Records a named definition; false when the name was already seen.
-    fn define(&mut self, name: &Name, schema: &'s Schema, location: &str) -> bool {
-        let full = name.fullname(None);
-        if self.named.contains_key(&full) {
-            return false;
-        }
-        self.named.insert(full, (schema, location.to_owned()));
-        true
-    }
-
     /// The schema a `Ref` stands for, with its location; anything else as
     /// given. `Err` carries the name of a reference that resolves nowhere,
     /// which apache-avro's parser does not let through.
@@ -899,17 +925,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn avro(raw: Value) -> Schema {
-        Schema::parse(&raw).expect("test schemas are valid Avro")
+    fn avro(raw: Value) -> AvroSchema {
+        AvroSchema::new(Schema::parse(&raw).expect("test schemas are valid Avro"))
     }
 
     fn accepts(schema: &Value, payload: Value) -> bool {
-        validate(&avro(schema.clone()), &payload).is_empty()
+        avro(schema.clone()).validate(&payload).is_empty()
     }
 
     /// `(pointer, keyword, schema_location)` of each violation.
     fn found(schema: &Value, payload: Value) -> Vec<(String, String, String)> {
-        validate(&avro(schema.clone()), &payload)
+        avro(schema.clone())
+            .validate(&payload)
             .into_iter()
             .map(|v| (v.pointer, v.keyword, v.schema_location))
             .collect()
@@ -944,7 +971,7 @@ mod tests {
         assert_eq!(keywords(&json!("int"), json!(1.0)), ["type"]);
         assert!(accepts(&json!("long"), json!(i64::MAX)));
         assert_eq!(keywords(&json!("long"), json!(u64::MAX)), ["range"]);
-        let too_large = validate(&avro(json!("long")), &json!(1e20));
+        let too_large = avro(json!("long")).validate(&json!(1e20));
         assert_eq!(too_large[0].keyword, "range");
         assert!(
             too_large[0].message.contains("9223372036854775807"),
@@ -1054,7 +1081,7 @@ mod tests {
         assert!(accepts(&schema, json!(null)));
         assert!(accepts(&schema, json!(5)));
         assert!(accepts(&schema, json!("x")));
-        let violations = validate(&avro(schema), &json!(true));
+        let violations = avro(schema).validate(&json!(true));
         assert_eq!(violations.len(), 1);
         assert_eq!(violations[0].keyword, "union");
         assert!(
@@ -1290,9 +1317,9 @@ mod tests {
         let payload = json!({"note": {"string": "fragile"},
                              "lines": [{"sku": "a"}, {"sku": "b", "qty": 3}],
                              "next": {"Order": {"lines": []}}});
-        assert!(validate(&schema, &payload).is_empty());
+        assert!(schema.validate(&payload).is_empty());
         assert_eq!(
-            normalize(&schema, payload),
+            schema.normalize(payload),
             json!({"note": "fragile",
                    "lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 3}],
                    "next": {"note": null, "lines": [], "next": null}})
@@ -1305,7 +1332,7 @@ mod tests {
             {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
             {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}}]}));
         let payload = json!({"at": "2024-05-01T10:00:00Z", "price": "12.50"});
-        assert_eq!(normalize(&schema, payload.clone()), payload);
+        assert_eq!(schema.normalize(payload.clone()), payload);
     }
 
     #[test]
@@ -1316,7 +1343,7 @@ mod tests {
                 "fields": [{"name": "id", "type": "string"}]}]},
             {"name": "payer", "type": "Customer"},
             {"name": "lines", "type": {"type": "array", "items": "Customer"}}]}));
-        let declared = |p: &str| declares(&schema, &JsonPointer::parse(p).unwrap());
+        let declared = |p: &str| schema.declares(&JsonPointer::parse(p).unwrap());
         assert!(declared("/id"));
         assert!(declared("/customer/id"));
         assert!(declared("/payer/id"));

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use super::avro_json;
+use super::avro_json::AvroSchema;
 use super::pointer::{push_token, JsonPointer};
 use super::Error;
 
@@ -169,7 +169,7 @@ pub struct Schema {
 
 enum Compiled {
     Json(Box<jsonschema::Validator>),
-    Avro(apache_avro::Schema),
+    Avro(Box<AvroSchema>),
 }
 
 impl std::fmt::Debug for Schema {
@@ -191,9 +191,13 @@ impl Schema {
             SchemaFormat::JsonSchema => {
                 Compiled::Json(Box::new(compile_json_schema(document, roots)?))
             }
-            SchemaFormat::Avro => Compiled::Avro(parse_avro(&document.raw).map_err(|e| {
-                Error::new(&document.path, format!("not a valid Avro schema: {e}"))
-            })?),
+            SchemaFormat::Avro => Compiled::Avro(
+                parse_avro(&document.raw)
+                    .map(|schema| Box::new(AvroSchema::new(schema)))
+                    .map_err(|e| {
+                        Error::new(&document.path, format!("not a valid Avro schema: {e}"))
+                    })?,
+            ),
         };
         Ok(Self {
             raw: document.raw.clone(),
@@ -217,7 +221,7 @@ impl Schema {
     /// The parsed Avro schema, for Avro contracts.
     pub fn avro(&self) -> Option<&apache_avro::Schema> {
         match &self.compiled {
-            Compiled::Avro(schema) => Some(schema),
+            Compiled::Avro(schema) => Some(schema.schema()),
             Compiled::Json(_) => None,
         }
     }
@@ -229,7 +233,7 @@ impl Schema {
                 .iter_errors(payload)
                 .flat_map(violations)
                 .collect(),
-            Compiled::Avro(schema) => avro_json::validate(schema, payload),
+            Compiled::Avro(schema) => schema.validate(payload),
         }
     }
 
@@ -239,7 +243,7 @@ impl Schema {
     pub fn normalize(&self, payload: Value) -> Value {
         match &self.compiled {
             Compiled::Json(_) => payload,
-            Compiled::Avro(schema) => avro_json::normalize(schema, payload),
+            Compiled::Avro(schema) => schema.normalize(payload),
         }
     }
 
@@ -248,7 +252,7 @@ impl Schema {
     pub fn declares(&self, pointer: &JsonPointer) -> bool {
         match &self.compiled {
             Compiled::Json(_) => json_schema_declares(&self.raw, &self.raw, pointer.segments()),
-            Compiled::Avro(schema) => avro_json::declares(schema, pointer),
+            Compiled::Avro(schema) => schema.declares(pointer),
         }
     }
 }
