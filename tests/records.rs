@@ -383,3 +383,33 @@ async fn contracts_are_listed_with_their_versions_and_schemas() {
         "ok"
     );
 }
+
+#[tokio::test]
+async fn concurrent_writes_each_get_their_own_outcome() {
+    // Writes arriving together are committed together; one refused write
+    // must not take the others with it, nor be reported as theirs.
+    let gateway = std::sync::Arc::new(TestGateway::spawn(&example_contracts()).await);
+    let v2 = data("payloads/customer-v2.json");
+    assert_eq!(gateway.post("customer", 2, &v2).await.status(), 201);
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let gateway = gateway.clone();
+        let mut body = v2.clone();
+        // Every third write reuses the existing key and must conflict.
+        if i % 3 != 0 {
+            body["id"] = json!(format!("c-{}", 100 + i));
+        }
+        tasks.push(tokio::spawn(async move {
+            (
+                i,
+                gateway.post("customer", 2, &body).await.status().as_u16(),
+            )
+        }));
+    }
+    for task in tasks {
+        let (i, status) = task.await.unwrap();
+        assert_eq!(status, if i % 3 == 0 { 409 } else { 201 }, "write {i}");
+    }
+    assert_eq!(gateway.count("customer").await, 41);
+    assert_eq!(gateway.count("contractgate_outbox").await, 41);
+}

@@ -19,7 +19,7 @@ pub use sqlite::SqliteOwner;
 
 /// What an owner failed at, classified once so that retries, statuses and
 /// metrics are decided in one place rather than in every owner.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The record does not exist (a precondition needed it).
     #[error("the record does not exist")]

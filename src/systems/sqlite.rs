@@ -9,19 +9,37 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Change, Committed, Error, Owner, StoredRecord, Write};
 use crate::contract::{RecordKey, Version};
 use crate::events::{now_rfc3339, ChangeEvent};
 
-/// An SQLite database holding records and the outbox. Writes go through one
-/// connection, since SQLite has one writer anyway and a single writer never
-/// meets `SQLITE_BUSY` from itself; reads use a pool.
+/// An SQLite database holding records and the outbox.
+///
+/// Writes are group-committed: SQLite has one writer anyway, so one task owns
+/// the write connection and commits every write queued while the previous
+/// transaction was syncing in one transaction, one fsync for all. Each write
+/// runs in its own savepoint, so one that fails leaves the others, and each
+/// caller hears back only after the transaction commits. Reads use a pool.
 pub struct SqliteOwner {
     writer: SqlitePool,
+    queue: mpsc::Sender<Pending>,
     readers: SqlitePool,
 }
+
+/// A write waiting for the writer task, with where its outcome goes.
+struct Pending {
+    write: Write,
+    reply: Reply,
+}
+
+type Reply = oneshot::Sender<Result<Committed, Error>>;
+
+/// Writes committed together at most; bounds a transaction's size and the
+/// latency the first write in it waits for the last.
+const BATCH_LIMIT: usize = 128;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -53,7 +71,13 @@ impl SqliteOwner {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, readers })
+        let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
+        tokio::spawn(write_batches(writer.clone(), pending));
+        Ok(Self {
+            writer,
+            queue,
+            readers,
+        })
     }
 }
 
@@ -80,78 +104,13 @@ impl Owner for SqliteOwner {
     }
 
     async fn commit(&self, write: Write) -> Result<Committed, Error> {
-        let table = &write.table;
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
+        let (reply, outcome) = oneshot::channel();
+        let stopped = || Error::Unavailable("the SQLite writer has stopped".to_owned());
+        self.queue
+            .send(Pending { write, reply })
             .await
-            .map_err(classify)?;
-        let current: Option<i64> = sqlx::query_scalar(&format!(
-            r#"SELECT revision FROM "{table}" WHERE record_key = ?"#
-        ))
-        .bind(write.key.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(classify)?;
-        let current = current.map(|r| r as u64);
-        write.check(current)?;
-        let kind = write.change_kind(current.is_some());
-        let now = now_rfc3339();
-        let (revision, version) = match &write.change {
-            Change::Put(record) => {
-                let revision = current.unwrap_or(0) + 1;
-                sqlx::query(&format!(
-                    r#"INSERT INTO "{table}" (record_key, version, revision, body, updated_at) VALUES (?, ?, ?, ?, ?)
-                       ON CONFLICT (record_key) DO UPDATE SET version = excluded.version,
-                       revision = excluded.revision, body = excluded.body, updated_at = excluded.updated_at"#
-                ))
-                .bind(write.key.as_str())
-                .bind(record.version().number())
-                .bind(revision as i64)
-                .bind(record.body().to_string())
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-                (revision, record.version())
-            }
-            Change::Delete => {
-                let version: i64 = sqlx::query_scalar(&format!(
-                    r#"DELETE FROM "{table}" WHERE record_key = ? RETURNING version"#
-                ))
-                .bind(write.key.as_str())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(classify)?;
-                (
-                    current.unwrap_or(0),
-                    Version::new(version as u32).map_err(Error::Refused)?,
-                )
-            }
-        };
-        let event = ChangeEvent::new(
-            &write.contract,
-            version,
-            &write.key,
-            kind,
-            revision,
-            write.event_data,
-        );
-        let document = serde_json::to_string(&event).map_err(|e| Error::Refused(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO contractgate_outbox (id, contract, record_key, revision, event, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&event.id)
-        .bind(write.contract.as_str())
-        .bind(write.key.as_str())
-        .bind(revision as i64)
-        .bind(document)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-        tx.commit().await.map_err(classify)?;
-        Ok(Committed { revision, kind })
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     async fn read(&self, table: &str, key: &RecordKey) -> Result<Option<StoredRecord>, Error> {
@@ -199,4 +158,147 @@ fn classify(error: sqlx::Error) -> Error {
         }
         _ => Error::Refused(error.to_string()),
     }
+}
+
+/// The writer task: takes every write queued so far and commits them in one
+/// transaction. Ends when the owner is dropped.
+async fn write_batches(pool: SqlitePool, mut pending: mpsc::Receiver<Pending>) {
+    while let Some(first) = pending.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_LIMIT {
+            match pending.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&pool, batch).await;
+    }
+}
+
+async fn commit_batch(pool: &SqlitePool, batch: Vec<Pending>) {
+    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(error) => {
+            let replies = batch.into_iter().map(|p| p.reply).collect();
+            return fail_all(replies, classify(error));
+        }
+    };
+    // A caller that gave up while the write lock was awaited (timed out,
+    // disconnected) was told nothing was written: keep it so.
+    let (writes, replies): (Vec<Write>, Vec<Reply>) = batch
+        .into_iter()
+        .filter(|p| !p.reply.is_closed())
+        .map(|p| (p.write, p.reply))
+        .unzip();
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for write in writes {
+        outcomes.push(apply_in_savepoint(&mut tx, write).await);
+    }
+    match tx.commit().await {
+        Ok(()) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(error) => fail_all(replies, classify(error)),
+    }
+}
+
+fn fail_all(replies: Vec<Reply>, error: Error) {
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
+    }
+}
+
+/// One write inside the batch's transaction, undone alone if it fails.
+async fn apply_in_savepoint(
+    connection: &mut SqliteConnection,
+    write: Write,
+) -> Result<Committed, Error> {
+    sqlx::query("SAVEPOINT write")
+        .execute(&mut *connection)
+        .await
+        .map_err(classify)?;
+    let outcome = apply(connection, write).await;
+    if outcome.is_err() {
+        sqlx::query("ROLLBACK TO write")
+            .execute(&mut *connection)
+            .await
+            .map_err(classify)?;
+    }
+    sqlx::query("RELEASE write")
+        .execute(&mut *connection)
+        .await
+        .map_err(classify)?;
+    outcome
+}
+
+/// The revision check, the record and its change event.
+async fn apply(connection: &mut SqliteConnection, write: Write) -> Result<Committed, Error> {
+    let table = &write.table;
+    let current: Option<i64> = sqlx::query_scalar(&format!(
+        r#"SELECT revision FROM "{table}" WHERE record_key = ?"#
+    ))
+    .bind(write.key.as_str())
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(classify)?;
+    let current = current.map(|r| r as u64);
+    write.check(current)?;
+    let kind = write.change_kind(current.is_some());
+    let now = now_rfc3339();
+    let (revision, version) = match &write.change {
+        Change::Put(record) => {
+            let revision = current.unwrap_or(0) + 1;
+            sqlx::query(&format!(
+                    r#"INSERT INTO "{table}" (record_key, version, revision, body, updated_at) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (record_key) DO UPDATE SET version = excluded.version,
+                       revision = excluded.revision, body = excluded.body, updated_at = excluded.updated_at"#
+                ))
+                .bind(write.key.as_str())
+                .bind(record.version().number())
+                .bind(revision as i64)
+                .bind(record.body().to_string())
+                .bind(&now)
+                .execute(&mut *connection)
+                .await
+                .map_err(classify)?;
+            (revision, record.version())
+        }
+        Change::Delete => {
+            let version: i64 = sqlx::query_scalar(&format!(
+                r#"DELETE FROM "{table}" WHERE record_key = ? RETURNING version"#
+            ))
+            .bind(write.key.as_str())
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(classify)?;
+            (
+                current.unwrap_or(0),
+                Version::new(version as u32).map_err(Error::Refused)?,
+            )
+        }
+    };
+    let event = ChangeEvent::new(
+        &write.contract,
+        version,
+        &write.key,
+        kind,
+        revision,
+        write.event_data,
+    );
+    let document = serde_json::to_string(&event).map_err(|e| Error::Refused(e.to_string()))?;
+    sqlx::query(
+            "INSERT INTO contractgate_outbox (id, contract, record_key, revision, event, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id)
+        .bind(write.contract.as_str())
+        .bind(write.key.as_str())
+        .bind(revision as i64)
+        .bind(document)
+        .bind(&now)
+        .execute(&mut *connection)
+        .await
+        .map_err(classify)?;
+    Ok(Committed { revision, kind })
 }
