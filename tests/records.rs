@@ -376,6 +376,16 @@ async fn contracts_are_listed_with_their_versions_and_schemas() {
         "unknown-contract",
     )
     .await;
+    // A client's request id comes back; without one, the gateway makes one.
+    let traced = gateway
+        .client
+        .get(gateway.url("/contracts"))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&traced, "x-request-id"), "trace-42");
+    assert!(!header(&gateway.get("/contracts").await, "x-request-id").is_empty());
     let ready = gateway.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     assert_eq!(
