@@ -145,7 +145,13 @@ impl Contract {
 
     /// Validates `payload` against `version`, upgrades it to the stored
     /// version and validates the result: the whole check a write gets.
-    pub fn accept(&self, version: Version, payload: Value) -> Result<ValidatedRecord, Rejection> {
+    /// Returns the record to store and the payload as the client's version
+    /// has it (normalized), for the answer.
+    pub fn accept(
+        &self,
+        version: Version,
+        payload: Value,
+    ) -> Result<(ValidatedRecord, Value), Rejection> {
         let sent = self.version_or_reject(version)?;
         let violations = sent.schema.validate(&payload);
         if !violations.is_empty() {
@@ -160,25 +166,32 @@ impl Contract {
             violations: vec![violation],
             after_upgrade: false,
         })?;
+        let as_sent = sent.schema.normalize(payload);
         let stored = self.stored_version();
-        let body = stored.schema.normalize(self.convert(
-            sent.schema.normalize(payload),
-            version,
-            stored.version,
-        ));
-        let violations = stored.schema.validate(&body);
-        if !violations.is_empty() {
-            return Err(Rejection {
-                version: stored.version,
-                violations,
-                after_upgrade: true,
-            });
-        }
-        Ok(ValidatedRecord {
+        // Sent in the stored version: it was just validated against it.
+        let body = if version == stored.version {
+            as_sent.clone()
+        } else {
+            let body =
+                stored
+                    .schema
+                    .normalize(self.convert(as_sent.clone(), version, stored.version));
+            let violations = stored.schema.validate(&body);
+            if !violations.is_empty() {
+                return Err(Rejection {
+                    version: stored.version,
+                    violations,
+                    after_upgrade: true,
+                });
+            }
+            body
+        };
+        let record = ValidatedRecord {
             key,
             version: stored.version,
             body,
-        })
+        };
+        Ok((record, as_sent))
     }
 
     /// A stored body, expressed in `version` and validated against it.

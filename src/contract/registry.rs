@@ -346,7 +346,7 @@ fn check_round_trip(
     path: &Path,
 ) -> Option<Error> {
     let record = match contract.accept(version, payload) {
-        Ok(record) => record,
+        Ok((record, _)) => record,
         Err(rejection) => {
             return Some(Error::new(
                 path,

@@ -331,11 +331,7 @@ impl Gateway {
             contract: contract.name.to_string(),
             rejection,
         };
-        let sent = contract
-            .version(target.version)
-            .map(|v| v.schema.normalize(body.clone()))
-            .unwrap_or_default();
-        let record = contract.accept(target.version, body).map_err(reject)?;
+        let (record, sent) = contract.accept(target.version, body).map_err(reject)?;
         if let Some(path_key) = path_key {
             if &path_key != record.key() {
                 return Err(Error::KeyMismatch {
