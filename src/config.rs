@@ -208,3 +208,93 @@ fn expand_env(text: &str) -> anyhow::Result<String> {
     out.push_str(rest);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("contractgate.yaml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_embedded_default_owns_everything() {
+        let config = Config::embedded(Path::new("c"), Path::new("d"));
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert!(!config.systems_declared);
+        assert_eq!(
+            config.systems[EMBEDDED_SYSTEM],
+            SystemConfig::Sqlite {
+                path: PathBuf::from("d/contractgate.db")
+            }
+        );
+        assert_eq!(config.owner_of(Some("crm")), EMBEDDED_SYSTEM);
+        assert_eq!(config.limits, Limits::default());
+    }
+
+    #[test]
+    fn the_file_is_read_and_overrides_beat_it() {
+        let (_dir, path) = write(
+            "listen: 127.0.0.1:9000\ncontracts: ./mine\nsystems:\n  crm: { kind: sqlite, path: ./crm.db }\nlimits: { body_bytes: 10 }\n",
+        );
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.contracts, PathBuf::from("./mine"));
+        assert!(config.systems_declared);
+        assert_eq!(config.owner_of(Some("crm")), "crm");
+        assert_eq!(config.limits.body_bytes, 10);
+        assert_eq!(
+            config.limits.json_depth, 128,
+            "unset limits keep their defaults"
+        );
+        let overrides = Overrides {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 1))),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Config::load(Some(&path), overrides).unwrap().listen.port(),
+            1
+        );
+    }
+
+    #[test]
+    fn environment_references_are_expanded_and_a_missing_one_is_an_error() {
+        assert_eq!(
+            expand_env("a: ${PATH}").unwrap(),
+            format!("a: {}", std::env::var("PATH").unwrap())
+        );
+        let error = expand_env("url: ${CONTRACTGATE_SURELY_UNSET_VARIABLE}").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("CONTRACTGATE_SURELY_UNSET_VARIABLE is not set"),
+            "{error}"
+        );
+        assert!(expand_env("a: ${OPEN").is_err());
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_their_name() {
+        let (_dir, path) = write("systems:\n  crm: { kind: oracle }\n");
+        let error = format!(
+            "{:#}",
+            Config::load(Some(&path), Overrides::default()).unwrap_err()
+        );
+        assert!(
+            error.contains("contractgate.yaml") && error.contains("oracle"),
+            "{error}"
+        );
+        let (_dir, path) = write("limits: { json_depth: 1000 }\n");
+        let error = format!(
+            "{:#}",
+            Config::load(Some(&path), Overrides::default()).unwrap_err()
+        );
+        assert!(
+            error.contains("json_depth must be between 1 and 128"),
+            "{error}"
+        );
+    }
+}
