@@ -100,8 +100,9 @@ pub struct Read {
     pub body: Value,
 }
 
-/// The gateway: the current contracts, the owners and the limits. Cheap to
-/// share; the registry is swapped whole on reload.
+/// The gateway: the current contracts, the owners and the limits. The
+/// registry sits behind an atomic pointer: each request works on the
+/// snapshot it started with, and a reload swaps in a new one whole.
 pub struct Gateway {
     registry: ArcSwap<Registry>,
     owners: Owners,
@@ -113,24 +114,10 @@ pub struct Gateway {
 const PATCH_ATTEMPTS: usize = 5;
 
 impl Gateway {
-    /// A gateway over a loaded registry and connected owners. Prepares every
-    /// contract's table in its owner.
-    pub async fn new(config: Config, registry: Registry, owners: Owners) -> anyhow::Result<Self> {
-        let gateway = Gateway {
-            registry: ArcSwap::from_pointee(registry),
-            owners,
-            config,
-        };
-        for contract in gateway.registry.load().contracts() {
-            let owner = gateway.owner_of(contract)?;
-            owner.prepare(std::slice::from_ref(&contract.table)).await?;
-        }
-        Ok(gateway)
-    }
-
     /// Loads the contracts and connects the owners a config names: what
     /// `serve` does before it listens. A contracts folder with any problem
-    /// is refused, with every problem listed.
+    /// is refused, with every problem listed. Every contract's table is
+    /// prepared in its owner.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         let registry =
             Registry::load(&config.contracts, &config.load_options()).map_err(|problems| {
@@ -142,7 +129,16 @@ impl Gateway {
                 )
             })?;
         let owners = systems::connect(&config.systems).await?;
-        Self::new(config, registry, owners).await
+        let gateway = Gateway {
+            registry: ArcSwap::from_pointee(registry),
+            owners,
+            config,
+        };
+        for contract in gateway.registry.load().contracts() {
+            let owner = gateway.owner_of(contract)?;
+            owner.prepare(std::slice::from_ref(&contract.table)).await?;
+        }
+        Ok(gateway)
     }
 
     /// The configuration it runs with.
