@@ -97,10 +97,16 @@ impl Walker {
                 MAX_CONTAINS_DECREASED,
             ],
         );
-        self.bound(
+        // Beside `contains`, an absent `minContains` means 1.
+        let min_contains = |n: &Node| {
+            n.number("minContains")
+                .or_else(|| n.get("contains").map(|_| 1.0))
+        };
+        self.bound_in_force(
             w,
             r,
             "minContains",
+            min_contains,
             [
                 MIN_CONTAINS_ADDED,
                 MIN_CONTAINS_REMOVED,

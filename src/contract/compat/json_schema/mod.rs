@@ -720,12 +720,30 @@ impl Walker {
 
     /// A numeric bound, as `[added, removed, increased, decreased]`.
     fn bound(&mut self, w: &Node, r: &Node, key: &str, kinds: [ChangeKind; 4]) {
-        let (old, new) = (w.number(key), r.number(key));
+        self.bound_in_force(w, r, key, |n: &Node| n.number(key), kinds);
+    }
+
+    /// A numeric bound whose absence may mean a default (`minContains` is
+    /// 1 beside `contains`): `in_force` gives the bound that applies on a
+    /// side. The direction comes from those values, so dropping
+    /// `minContains: 0` is a raise; "added"/"removed" name a change that
+    /// also adds or drops the keyword.
+    fn bound_in_force(
+        &mut self,
+        w: &Node,
+        r: &Node,
+        key: &str,
+        in_force: impl Fn(&Node) -> Option<f64>,
+        [added, removed, increased, decreased]: [ChangeKind; 4],
+    ) {
+        let (old, new) = (in_force(w), in_force(r));
         let kind = match (old, new) {
-            (None, Some(_)) => kinds[0],
-            (Some(_), None) => kinds[1],
-            (Some(o), Some(n)) if n > o => kinds[2],
-            (Some(o), Some(n)) if n < o => kinds[3],
+            (None, Some(_)) => added,
+            (Some(_), None) => removed,
+            (Some(o), Some(n)) if n > o && w.get(key).is_none() => added,
+            (Some(o), Some(n)) if n > o => increased,
+            (Some(o), Some(n)) if n < o && r.get(key).is_none() => removed,
+            (Some(o), Some(n)) if n < o => decreased,
             _ => return,
         };
         let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
