@@ -449,6 +449,171 @@ mod tests {
         );
     }
 
+    /// `(kind, location)` of every change reading `writer`'s data with
+    /// `reader`, located in the reader.
+    fn found(writer: &str, reader: &str) -> Vec<(ChangeKind, String)> {
+        compare(&parse(writer), &parse(reader), Locate::Reader)
+            .into_iter()
+            .map(|f| (f.kind, f.location))
+            .collect()
+    }
+
+    fn one(kind: ChangeKind, location: &str) -> Vec<(ChangeKind, String)> {
+        vec![(kind, location.to_owned())]
+    }
+
+    fn record(name: &str, extra: &str, fields: &str) -> String {
+        format!(r#"{{"type": "record", "name": "{name}"{extra}, "fields": [{fields}]}}"#)
+    }
+
+    const MAIL: &str = r#"{"name": "mail", "type": "string"}"#;
+
+    #[test]
+    fn named_types_match_on_the_unqualified_name_or_a_reader_alias() {
+        let w = record("R", r#", "namespace": "a""#, MAIL);
+        assert_eq!(
+            found(&w, &record("S", "", MAIL)),
+            one(AVRO_NAME_MISMATCH, "/name")
+        );
+        assert_eq!(
+            found(&w, &record("S", r#", "aliases": ["R"]"#, MAIL)),
+            one(AVRO_NAME_MATCHED_BY_ALIAS, "/name")
+        );
+        assert_eq!(
+            found(&w, &record("R", r#", "namespace": "b""#, MAIL)),
+            one(AVRO_NAMESPACE_CHANGED, "/name")
+        );
+        // A name mismatch stops there: the fields are not compared.
+        let other = record("S", "", r#"{"name": "n", "type": "int"}"#);
+        assert_eq!(found(&w, &other), one(AVRO_NAME_MISMATCH, "/name"));
+    }
+
+    #[test]
+    fn fields_match_by_name_or_reader_alias_and_are_located() {
+        let w = record("R", "", MAIL);
+        let renamed = record(
+            "R",
+            "",
+            r#"{"name": "email", "aliases": ["mail"], "type": "string"}"#,
+        );
+        assert_eq!(
+            found(&w, &renamed),
+            one(FIELD_RENAMED_WITH_ALIAS, "/fields/0/name")
+        );
+        let with = record(
+            "R",
+            "",
+            &format!(r#"{MAIL}, {{"name": "n", "type": "int", "default": 0}}"#),
+        );
+        let without = record(
+            "R",
+            "",
+            &format!(r#"{MAIL}, {{"name": "n", "type": "int"}}"#),
+        );
+        assert_eq!(found(&w, &with), one(FIELD_ADDED_WITH_DEFAULT, "/fields/1"));
+        assert_eq!(
+            found(&w, &without),
+            one(FIELD_ADDED_WITHOUT_DEFAULT, "/fields/1")
+        );
+        assert_eq!(found(&with, &w), one(FIELD_REMOVED, "/fields"));
+        // Forward locates in the writer, the new version there.
+        let forward: Vec<_> = compare(&parse(&with), &parse(&w), Locate::Writer)
+            .into_iter()
+            .map(|f| (f.kind, f.location))
+            .collect();
+        assert_eq!(forward, one(FIELD_REMOVED, "/fields/1"));
+        let promoted = record("R", "", r#"{"name": "mail", "type": "bytes"}"#);
+        assert_eq!(
+            found(&w, &promoted),
+            one(AVRO_TYPE_PROMOTED, "/fields/0/type")
+        );
+    }
+
+    #[test]
+    fn a_reader_union_reads_with_the_exact_branch_before_a_promoting_one() {
+        assert!(found(r#""int""#, r#"["long", "int"]"#).is_empty());
+        assert_eq!(
+            found(r#""int""#, r#"["null", "long"]"#),
+            one(AVRO_TYPE_PROMOTED, "/1")
+        );
+        assert_eq!(
+            found(r#""int""#, r#"["null", "string"]"#),
+            one(AVRO_TYPE_MISMATCH, "")
+        );
+    }
+
+    #[test]
+    fn union_to_union_pairs_every_writer_branch() {
+        assert_eq!(
+            found(r#"["int", "null"]"#, r#"["null", "int", "string"]"#),
+            one(UNION_BRANCH_ADDED, "/2")
+        );
+        assert_eq!(
+            found(r#"["int", "string"]"#, r#"["int"]"#),
+            one(UNION_BRANCH_MISSING, "")
+        );
+        // Located in the writer, the missing branch is named.
+        let forward: Vec<_> = compare(
+            &parse(r#"["int", "string"]"#),
+            &parse(r#"["int"]"#),
+            Locate::Writer,
+        )
+        .into_iter()
+        .map(|f| (f.kind, f.location))
+        .collect();
+        assert_eq!(forward, one(UNION_BRANCH_MISSING, "/1"));
+    }
+
+    #[test]
+    fn a_writer_union_is_read_branch_by_branch_by_a_plain_reader() {
+        assert_eq!(
+            found(r#"["int", "long"]"#, r#""long""#),
+            one(AVRO_TYPE_PROMOTED, "")
+        );
+        assert_eq!(found(r#"["int", "string"]"#, r#""long""#), {
+            let mut v = one(AVRO_TYPE_PROMOTED, "");
+            v.push((UNION_BRANCH_MISSING, String::new()));
+            v
+        });
+    }
+
+    #[test]
+    fn enums_fixed_and_containers() {
+        let e = |symbols: &str, extra: &str| {
+            format!(r#"{{"type": "enum", "name": "E", "symbols": {symbols}{extra}}}"#)
+        };
+        assert_eq!(
+            found(&e(r#"["A", "B"]"#, ""), &e(r#"["A"]"#, "")),
+            one(ENUM_SYMBOL_REMOVED, "/symbols")
+        );
+        assert_eq!(
+            found(&e(r#"["A"]"#, ""), &e(r#"["A", "B"]"#, "")),
+            one(ENUM_SYMBOL_ADDED, "/symbols")
+        );
+        let f = |size: u32| format!(r#"{{"type": "fixed", "name": "F", "size": {size}}}"#);
+        assert_eq!(found(&f(4), &f(8)), one(AVRO_FIXED_SIZE_CHANGED, "/size"));
+        let array = |items: &str| format!(r#"{{"type": "array", "items": "{items}"}}"#);
+        assert_eq!(
+            found(&array("long"), &array("int")),
+            one(AVRO_TYPE_MISMATCH, "/items")
+        );
+        let map = |values: &str| format!(r#"{{"type": "map", "values": "{values}"}}"#);
+        assert_eq!(
+            found(&map("int"), &map("double")),
+            one(AVRO_TYPE_PROMOTED, "/values")
+        );
+    }
+
+    #[test]
+    fn logical_types_are_read_as_their_underlying_type() {
+        let date = r#"{"type": "int", "logicalType": "date"}"#;
+        assert!(found(date, r#""int""#).is_empty());
+        assert_eq!(found(date, r#""long""#), one(AVRO_TYPE_PROMOTED, ""));
+        assert!(
+            promotes(&Schema::Int, &Schema::Double) && !promotes(&Schema::Double, &Schema::Int)
+        );
+    }
+
     #[test]
     fn recursive_records_terminate() {
         let list = parse(

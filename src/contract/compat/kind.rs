@@ -332,6 +332,18 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_lists_hold_each_kind_once_and_do_not_overlap() {
+        for list in [STRICT_COMPATIBLE, LENIENT_ALSO] {
+            for (i, kind) in list.iter().enumerate() {
+                assert!(!list[..i].contains(kind), "{kind} listed twice");
+            }
+        }
+        for kind in LENIENT_ALSO {
+            assert!(!STRICT_COMPATIBLE.contains(kind), "{kind} is in both lists");
+        }
+    }
+
+    #[test]
     fn kinds_the_rules_do_not_name_are_incompatible() {
         for kind in [
             ChangeKind::KEYWORD_CHANGED,

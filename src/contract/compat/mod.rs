@@ -433,3 +433,115 @@ fn mode_name(mode: Mode) -> &'static str {
         Mode::None => "none",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn modes_parse_with_dashes_or_underscores_in_any_case() {
+        assert_eq!(
+            Mode::parse("Forward-Transitive"),
+            Ok(Mode::ForwardTransitive)
+        );
+        assert_eq!(Mode::parse("full_transitive"), Ok(Mode::FullTransitive));
+        assert!(Mode::parse("sideways").unwrap_err().contains("sideways"));
+        assert_eq!(Policy::parse("LENIENT"), Ok(Policy::Lenient));
+        assert!(Policy::parse("loose").is_err());
+    }
+
+    #[test]
+    fn each_mode_names_its_directions_and_reach() {
+        assert_eq!(
+            Mode::Full.directions(),
+            [Direction::Backward, Direction::Forward]
+        );
+        assert_eq!(Mode::ForwardTransitive.directions(), [Direction::Forward]);
+        assert!(Mode::None.directions().is_empty());
+        assert!(Mode::BackwardTransitive.transitive() && !Mode::Backward.transitive());
+    }
+
+    #[test]
+    fn a_found_change_is_judged_by_the_policy_and_explained() {
+        let found = |kind| Found {
+            kind,
+            location: "#/a".into(),
+            detail: "property `a` added".into(),
+        };
+        let strict =
+            found(ChangeKind::PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL).into_change(Policy::Strict);
+        assert!(!strict.compatible);
+        assert!(
+            strict.message.starts_with("property `a` added: "),
+            "{}",
+            strict.message
+        );
+        let lenient =
+            found(ChangeKind::PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL).into_change(Policy::Lenient);
+        assert!(lenient.compatible);
+        let bare = Found {
+            detail: String::new(),
+            ..found(ChangeKind::TITLE_CHANGED)
+        };
+        assert_eq!(
+            bare.into_change(Policy::Strict).message,
+            ChangeKind::TITLE_CHANGED.explanation()
+        );
+    }
+
+    #[test]
+    fn a_file_without_a_known_extension_is_recognised_by_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let sniffed = |name: &str, value: serde_json::Value| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, value.to_string()).unwrap();
+            sniff(&path).unwrap().format
+        };
+        assert_eq!(sniffed("a", json!("int")), SchemaFormat::Avro);
+        assert_eq!(sniffed("b", json!(["null", "int"])), SchemaFormat::Avro);
+        assert_eq!(
+            sniffed("c", json!({"type": "array", "items": "int"})),
+            SchemaFormat::Avro
+        );
+        assert_eq!(
+            sniffed("d", json!({"type": "array", "items": {"type": "integer"}})),
+            SchemaFormat::JsonSchema
+        );
+        assert_eq!(
+            sniffed("e", json!({"type": "object"})),
+            SchemaFormat::JsonSchema
+        );
+    }
+
+    #[test]
+    fn the_text_report_has_one_line_per_change_and_a_verdict() {
+        let report = Report {
+            mode: Mode::Backward,
+            policy: Policy::Strict,
+            comparisons: vec![Comparison {
+                old: "v1.json".into(),
+                new: "v2.json".into(),
+                direction: Direction::Backward,
+                changes: vec![Found {
+                    kind: ChangeKind::MAX_LENGTH_DECREASED,
+                    location: "#/maxLength".into(),
+                    detail: String::new(),
+                }
+                .into_change(Policy::Strict)],
+            }],
+            compatible: false,
+        };
+        let text = render_text(&report);
+        assert!(
+            text.contains("INCOMPATIBLE MAX_LENGTH_DECREASED at #/maxLength"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "verdict: incompatible (backward mode, strict policy, 1 incompatible change)\n"
+            ),
+            "{text}"
+        );
+    }
+}

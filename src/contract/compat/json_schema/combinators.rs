@@ -336,3 +336,157 @@ fn maximum_matching(edges: &[Vec<bool>], right: usize) -> Vec<(usize, usize)> {
         .filter_map(|(j, i)| i.map(|i| (i, j)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{changes, one};
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_matching_is_maximum_not_greedy() {
+        // Greedy would pair old 0 with new 0 and leave old 1 alone.
+        let edges = vec![vec![true, true], vec![true, false]];
+        assert_eq!(maximum_matching(&edges, 2), [(1, 0), (0, 1)]);
+        assert!(maximum_matching(&[vec![false]], 1).is_empty());
+        let items = vec![json!(1), json!(2), json!(1)];
+        assert_eq!(distinct(Some(&items)), [0, 1]);
+    }
+
+    #[test]
+    fn reordered_branches_are_no_change_and_a_changed_branch_is_located() {
+        let old = json!({"anyOf": [{"type": "string"}, {"type": "integer"}]});
+        let reordered = json!({"anyOf": [{"type": "integer"}, {"type": "string"}]});
+        assert!(changes(old.clone(), reordered).is_empty());
+        // Unpaired branches at the same index say what changed in them.
+        let changed = json!({"anyOf": [{"type": "string", "maxLength": 2}, {"type": "integer"}]});
+        assert_eq!(
+            changes(old.clone(), changed),
+            [
+                (COMBINED_TYPE_SUBSCHEMAS_CHANGED, "#/anyOf".to_owned()),
+                (MAX_LENGTH_ADDED, "#/anyOf/0/maxLength".to_owned()),
+            ]
+        );
+        // Moved as well as changed: only the failed pairing is reported.
+        let moved = json!({"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 2}]});
+        assert_eq!(
+            changes(old, moved),
+            one(COMBINED_TYPE_SUBSCHEMAS_CHANGED, "#/anyOf")
+        );
+    }
+
+    #[test]
+    fn branches_without_a_compatible_pairing() {
+        let old = json!({"oneOf": [{"type": "string"}, {"type": "integer"}]});
+        let new = json!({"oneOf": [{"type": "string"}, {"type": "boolean"}]});
+        let found = changes(old, new);
+        assert_eq!(
+            found[0],
+            (COMBINED_TYPE_SUBSCHEMAS_CHANGED, "#/oneOf".to_owned())
+        );
+        let old = json!({"allOf": [{"type": "string"}]});
+        let new = json!({"allOf": [{"type": "string"}, {"minLength": 1}]});
+        assert_eq!(changes(old, new), one(PRODUCT_TYPE_EXTENDED, "#/allOf"));
+    }
+
+    #[test]
+    fn one_combinator_replaced_by_another() {
+        let two = json!([{"type": "string"}, {"type": "integer"}]);
+        assert_eq!(
+            changes(json!({ "oneOf": two }), json!({ "anyOf": two })),
+            one(COMBINED_TYPE_CHANGED, "#/anyOf")
+        );
+        // Single branches are compared as they are.
+        let old = json!({"oneOf": [{"type": "string", "maxLength": 3}]});
+        let new = json!({"allOf": [{"type": "string"}]});
+        assert_eq!(
+            changes(old, new),
+            one(MAX_LENGTH_REMOVED, "#/allOf/0/maxLength")
+        );
+    }
+
+    #[test]
+    fn a_sum_removed_must_be_readable_branch_by_branch_with_its_siblings() {
+        // The sibling `type` makes both old branches strings.
+        let old = json!({"type": "string", "anyOf": [{"maxLength": 3}, {"minLength": 5}]});
+        assert!(changes(old.clone(), json!({"type": "string"})).is_empty());
+        assert_eq!(
+            changes(old, json!({"type": "string", "maxLength": 4})),
+            [
+                (MAX_LENGTH_ADDED, "#/maxLength".to_owned()),
+                (SUM_TYPE_NARROWED, "#/anyOf/1".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_combinator_introduced() {
+        let old = json!({"type": "string"});
+        let sum =
+            json!({"type": ["string", "null"], "anyOf": [{"type": "null"}, {"type": "string"}]});
+        assert_eq!(
+            changes(old.clone(), sum),
+            [
+                (TYPE_EXTENDED, "#/type".to_owned()),
+                (SUM_TYPE_EXTENDED, "#/anyOf".to_owned()),
+            ]
+        );
+        let unrelated = json!({"type": "string", "oneOf": [{"const": "a"}, {"const": "b"}]});
+        assert_eq!(
+            changes(old.clone(), unrelated),
+            one(COMBINED_TYPE_CHANGED, "#/oneOf")
+        );
+        let product = json!({"type": "string", "allOf": [{"title": "t"}, {"maxLength": 3}]});
+        assert_eq!(
+            changes(old, product),
+            one(PRODUCT_TYPE_EXTENDED, "#/allOf/1")
+        );
+    }
+
+    #[test]
+    fn not_excludes_more_or_less() {
+        let n = |values: Value| json!({"type": "integer", "not": {"enum": values}});
+        let plain = json!({"type": "integer"});
+        assert_eq!(
+            changes(plain.clone(), n(json!([1]))),
+            one(NOT_TYPE_EXTENDED, "#/not")
+        );
+        assert_eq!(
+            changes(n(json!([1])), plain),
+            one(NOT_TYPE_NARROWED, "#/not")
+        );
+        assert_eq!(
+            changes(n(json!([1])), n(json!([1, 2]))),
+            one(NOT_TYPE_EXTENDED, "#/not")
+        );
+        assert_eq!(
+            changes(n(json!([1, 2])), n(json!([2]))),
+            one(NOT_TYPE_NARROWED, "#/not")
+        );
+        assert!(changes(n(json!([1, 2])), n(json!([2, 1]))).is_empty());
+    }
+
+    #[test]
+    fn a_conditional_is_compatible_only_unchanged() {
+        let c = |then: Value| json!({"if": {"required": ["a"]}, "then": then});
+        let at = "#/then";
+        assert!(changes(
+            c(json!({"required": ["b"]})),
+            c(json!({"required": ["b"], "title": "t"}))
+        )
+        .is_empty());
+        // Even a relaxation is reported: the rules only accept no change.
+        assert_eq!(
+            changes(
+                c(json!({"maxProperties": 2})),
+                c(json!({"maxProperties": 3}))
+            ),
+            one(CONDITIONAL_CHANGED, at)
+        );
+        assert_eq!(changes(json!({}), c(json!({}))), one(SCHEMA_ADDED, "#/if"));
+        assert_eq!(
+            changes(c(json!({})), json!({})),
+            one(SCHEMA_REMOVED, "#/if")
+        );
+    }
+}

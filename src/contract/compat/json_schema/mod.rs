@@ -720,12 +720,30 @@ impl Walker {
 
     /// A numeric bound, as `[added, removed, increased, decreased]`.
     fn bound(&mut self, w: &Node, r: &Node, key: &str, kinds: [ChangeKind; 4]) {
-        let (old, new) = (w.number(key), r.number(key));
+        self.bound_in_force(w, r, key, |n: &Node| n.number(key), kinds);
+    }
+
+    /// A numeric bound whose absence may mean a default (`minContains` is
+    /// 1 beside `contains`): `in_force` gives the bound that applies on a
+    /// side. The direction comes from those values, so dropping
+    /// `minContains: 0` is a raise; "added"/"removed" name a change that
+    /// also adds or drops the keyword.
+    fn bound_in_force(
+        &mut self,
+        w: &Node,
+        r: &Node,
+        key: &str,
+        in_force: impl Fn(&Node) -> Option<f64>,
+        [added, removed, increased, decreased]: [ChangeKind; 4],
+    ) {
+        let (old, new) = (in_force(w), in_force(r));
         let kind = match (old, new) {
-            (None, Some(_)) => kinds[0],
-            (Some(_), None) => kinds[1],
-            (Some(o), Some(n)) if n > o => kinds[2],
-            (Some(o), Some(n)) if n < o => kinds[3],
+            (None, Some(_)) => added,
+            (Some(_), None) => removed,
+            (Some(o), Some(n)) if n > o && w.get(key).is_none() => added,
+            (Some(o), Some(n)) if n > o => increased,
+            (Some(o), Some(n)) if n < o && r.get(key).is_none() => removed,
+            (Some(o), Some(n)) if n < o => decreased,
             _ => return,
         };
         let show = |v: Option<f64>| v.map_or("none".to_owned(), |v| v.to_string());
@@ -837,4 +855,236 @@ fn label_for(from: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::schema::SchemaFormat;
+    use serde_json::json;
+
+    /// `(kind, location)` of every change met reading `old`'s data with
+    /// `new`, located as `locate` says.
+    pub(super) fn changes_with(
+        old: Value,
+        new: Value,
+        locate: Locate,
+        policy: Policy,
+    ) -> Vec<(ChangeKind, String)> {
+        let folder = std::env::temp_dir();
+        let roots = RefRoots::folder(&folder).unwrap();
+        let document = |name: &str, raw: Value| SchemaDocument {
+            path: folder.join(name),
+            format: SchemaFormat::JsonSchema,
+            raw,
+        };
+        let (w, r) = (document("old.json", old), document("new.json", new));
+        compare(
+            Input::new(&w, &roots),
+            Input::new(&r, &roots),
+            locate,
+            policy,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.kind, f.location))
+        .collect()
+    }
+
+    /// Backward under STRICT, located in the new schema.
+    pub(super) fn changes(old: Value, new: Value) -> Vec<(ChangeKind, String)> {
+        changes_with(old, new, Locate::Reader, Policy::Strict)
+    }
+
+    pub(super) fn one(kind: ChangeKind, location: &str) -> Vec<(ChangeKind, String)> {
+        vec![(kind, location.to_owned())]
+    }
+
+    #[test]
+    fn a_bound_is_added_removed_raised_or_lowered() {
+        let s = |v: Value| json!({"type": "string", "maxLength": v});
+        let plain = json!({"type": "string"});
+        let at = "#/maxLength";
+        assert_eq!(
+            changes(plain.clone(), s(json!(5))),
+            one(MAX_LENGTH_ADDED, at)
+        );
+        assert_eq!(changes(s(json!(5)), plain), one(MAX_LENGTH_REMOVED, at));
+        assert_eq!(
+            changes(s(json!(5)), s(json!(9))),
+            one(MAX_LENGTH_INCREASED, at)
+        );
+        assert_eq!(
+            changes(s(json!(9)), s(json!(5))),
+            one(MAX_LENGTH_DECREASED, at)
+        );
+        // 5 and 5.0 are the same bound.
+        assert!(changes(s(json!(5)), s(json!(5.0))).is_empty());
+    }
+
+    #[test]
+    fn number_bounds_apply_only_when_old_data_can_be_a_number() {
+        let old = json!({"type": "string", "minimum": 3});
+        let new = json!({"type": "string"});
+        assert!(changes(old, new).is_empty());
+        let old = json!({"type": "integer", "exclusiveMinimum": 3});
+        let new = json!({"type": "integer", "exclusiveMinimum": 1});
+        assert_eq!(
+            changes(old, new),
+            one(EXCLUSIVE_MINIMUM_DECREASED, "#/exclusiveMinimum")
+        );
+    }
+
+    #[test]
+    fn multiple_of_is_reduced_to_a_divisor_expanded_to_a_multiple_or_changed() {
+        let m = |v: Value| json!({"type": "number", "multipleOf": v});
+        let at = "#/multipleOf";
+        assert_eq!(
+            changes(m(json!(0.5)), m(json!(0.25))),
+            one(MULTIPLE_OF_REDUCED, at)
+        );
+        assert_eq!(
+            changes(m(json!(2)), m(json!(6))),
+            one(MULTIPLE_OF_EXPANDED, at)
+        );
+        assert_eq!(
+            changes(m(json!(4)), m(json!(6))),
+            one(MULTIPLE_OF_CHANGED, at)
+        );
+        assert!(is_whole(3.0) && is_whole(1.0) && !is_whole(0.5) && !is_whole(1.5));
+    }
+
+    #[test]
+    fn types_are_extended_narrowed_or_changed_by_what_old_data_can_be() {
+        let t = |v: Value| json!({ "type": v });
+        assert_eq!(
+            changes(t(json!("integer")), t(json!("number"))),
+            one(TYPE_EXTENDED, "#/type")
+        );
+        assert_eq!(
+            changes(t(json!("number")), t(json!("integer"))),
+            one(TYPE_NARROWED, "#/type")
+        );
+        assert_eq!(
+            changes(
+                t(json!(["string", "null"])),
+                t(json!(["string", "boolean"]))
+            ),
+            one(TYPE_CHANGED, "#/type")
+        );
+        // Old data is only the enum's values: whole numbers, so `integer`
+        // reads all of it.
+        let old = json!({"type": "number", "enum": [1, 2]});
+        let new = json!({"type": "integer", "enum": [1, 2]});
+        assert!(changes(old, new).is_empty());
+    }
+
+    #[test]
+    fn allowed_values_are_extended_narrowed_or_changed() {
+        let e = |v: Value| json!({ "enum": v });
+        assert_eq!(
+            changes(e(json!([1, "a"])), e(json!([1.0, "a", null]))),
+            one(ENUM_ARRAY_EXTENDED, "#/enum")
+        );
+        assert_eq!(
+            changes(json!({}), json!({"const": 1})),
+            one(ENUM_ARRAY_NARROWED, "#/const")
+        );
+        assert_eq!(
+            changes(json!({"const": 1}), json!({})),
+            one(ENUM_ARRAY_EXTENDED, "#/enum")
+        );
+        assert_eq!(
+            changes(e(json!(["a", "b"])), json!({"const": "c"})),
+            one(ENUM_ARRAY_CHANGED, "#/const")
+        );
+    }
+
+    #[test]
+    fn format_and_pattern_are_texts_added_removed_or_changed() {
+        let f = |v: Value| json!({"type": "string", "format": v});
+        let plain = json!({"type": "string"});
+        assert_eq!(
+            changes(plain.clone(), f(json!("uri"))),
+            one(FORMAT_ADDED, "#/format")
+        );
+        assert_eq!(
+            changes(f(json!("uri")), plain),
+            one(FORMAT_REMOVED, "#/format")
+        );
+        assert_eq!(
+            changes(f(json!("uri")), f(json!("email"))),
+            one(FORMAT_CHANGED, "#/format")
+        );
+        // A format on a schema whose data cannot be a string is moot.
+        let old = json!({"type": "integer"});
+        let new = json!({"type": "integer", "format": "email"});
+        assert!(changes(old, new).is_empty());
+    }
+
+    #[test]
+    fn forward_locates_in_the_writer_which_is_then_the_new_schema() {
+        let old = json!({"properties": {"a": {"type": "string", "maxLength": 3}}});
+        let new = json!({"properties": {"a": {"type": "string"}}});
+        assert_eq!(
+            changes_with(new, old, Locate::Writer, Policy::Strict),
+            one(MAX_LENGTH_ADDED, "#/properties/a/maxLength")
+        );
+    }
+
+    #[test]
+    fn annotations_and_unknown_keywords() {
+        let old = json!({"type": "string", "examples": ["a"], "x-team": "a", "fancy": 1});
+        let new = json!({"type": "string", "examples": ["b"], "x-team": "b", "fancy": 2});
+        assert_eq!(
+            changes(old, new),
+            [
+                (ANNOTATION_CHANGED, "#/examples".to_owned()),
+                (ANNOTATION_CHANGED, "#/x-team".to_owned()),
+                (KEYWORD_CHANGED, "#/fancy".to_owned()),
+            ]
+        );
+        assert!(is_empty_schema(&json!({"title": "t", "x-a": 1})));
+        assert!(is_empty_schema(&json!(true)));
+        assert!(!is_empty_schema(&json!(false)));
+        assert!(!is_empty_schema(&json!({"type": "string"})));
+    }
+
+    #[test]
+    fn false_and_true_schemas() {
+        assert_eq!(
+            changes(json!({"type": "string"}), json!(false)),
+            one(TYPE_NARROWED, "#")
+        );
+        assert!(changes(json!(false), json!({"type": "string"})).is_empty());
+        assert!(changes(json!({"type": "string"}), json!(true)).is_empty());
+    }
+
+    #[test]
+    fn a_ref_with_siblings_is_read_as_all_of_target_and_siblings() {
+        let old = json!({"$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s"});
+        let new = json!({"$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s", "maxLength": 3});
+        // The siblings become an `allOf` member the old schema lacked: the
+        // one incompatible change. (Its location names the synthesized
+        // `allOf`, not the sibling keyword; not asserted here.)
+        let incompatible: Vec<ChangeKind> = changes(old, new)
+            .into_iter()
+            .map(|(kind, _)| kind)
+            .filter(|kind| !kind.is_compatible(Policy::Strict))
+            .collect();
+        assert_eq!(incompatible, [PRODUCT_TYPE_EXTENDED]);
+    }
+
+    #[test]
+    fn anchors_resolve_and_pointers_are_percent_decoded() {
+        let old = json!({"$defs": {"a b": {"$anchor": "ab", "type": "string"}}, "$ref": "#ab"});
+        let new =
+            json!({"$defs": {"a b": {"type": "string", "maxLength": 2}}, "$ref": "#/$defs/a%20b"});
+        assert_eq!(
+            changes(old, new),
+            one(MAX_LENGTH_ADDED, "#/$defs/a b/maxLength")
+        );
+        assert_eq!(percent_decode("a%20b%7E"), "a b~");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
 }

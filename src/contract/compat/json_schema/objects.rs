@@ -392,3 +392,285 @@ fn pattern_matches(pattern: &str, name: &str) -> bool {
         .map(|v| v.is_valid(&Value::String(name.to_owned())))
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{changes, changes_with, one};
+    use super::*;
+    use crate::contract::compat::{Locate, Policy};
+    use serde_json::json;
+
+    /// An object with `properties` and the given content-model keywords.
+    fn model(properties: Value, extra: Value) -> Value {
+        let mut schema = json!({"type": "object", "properties": properties});
+        schema
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        schema
+    }
+
+    #[test]
+    fn an_added_property_is_judged_by_the_old_content_model() {
+        let at = "#/properties/b";
+        let added = |old_extra: Value, b: Value| {
+            changes(
+                model(json!({}), old_extra.clone()),
+                model(json!({ "b": b }), old_extra),
+            )
+        };
+        let string = json!({"type": "string"});
+        assert_eq!(
+            added(json!({}), string.clone()),
+            one(PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL, at)
+        );
+        assert_eq!(
+            added(json!({}), json!({"description": "anything"})),
+            one(PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL, at)
+        );
+        assert_eq!(
+            added(json!({"additionalProperties": false}), string.clone()),
+            one(OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL, at)
+        );
+        assert_eq!(
+            added(
+                json!({"additionalProperties": string.clone()}),
+                string.clone()
+            ),
+            one(
+                PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL,
+                at
+            )
+        );
+        // A pattern that does not match `b` leaves `b` to the open rest.
+        assert_eq!(
+            added(
+                json!({"patternProperties": {"^x_": string.clone()}}),
+                string
+            ),
+            one(
+                PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL,
+                at
+            )
+        );
+    }
+
+    #[test]
+    fn a_newly_required_added_property_is_judged_once() {
+        let closed = json!({"additionalProperties": false});
+        let old = model(json!({}), closed.clone());
+        let mut with_default = model(
+            json!({"b": {"type": "string", "default": "x"}}),
+            closed.clone(),
+        );
+        with_default["required"] = json!(["b"]);
+        assert_eq!(
+            changes(old.clone(), with_default),
+            one(
+                REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL,
+                "#/properties/b"
+            )
+        );
+        let mut without = model(json!({"b": {"type": "string"}}), closed);
+        without["required"] = json!(["b"]);
+        assert_eq!(
+            changes(old, without),
+            one(
+                REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL,
+                "#/properties/b"
+            )
+        );
+    }
+
+    #[test]
+    fn a_removed_property_is_judged_by_the_new_content_model() {
+        let at = "#/properties/b";
+        let removed = |b: Value, new_extra: Value| {
+            changes(
+                model(json!({ "b": b }), new_extra.clone()),
+                model(json!({}), new_extra),
+            )
+        };
+        let string = json!({"type": "string"});
+        assert_eq!(
+            removed(string.clone(), json!({})),
+            one(PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL, at)
+        );
+        assert_eq!(
+            removed(string.clone(), json!({"additionalProperties": false})),
+            one(PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL, at)
+        );
+        assert_eq!(
+            removed(json!(false), json!({"additionalProperties": false})),
+            one(PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL, at)
+        );
+        assert_eq!(
+            removed(
+                string.clone(),
+                json!({"additionalProperties": string.clone()})
+            ),
+            one(
+                PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL,
+                at
+            )
+        );
+        assert_eq!(
+            removed(
+                string.clone(),
+                json!({"patternProperties": {"^x_": string}, "additionalProperties": false})
+            ),
+            one(
+                PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL,
+                at
+            )
+        );
+    }
+
+    #[test]
+    fn a_removed_property_the_narrower_extra_schema_rejects_is_not_covered() {
+        let old = model(
+            json!({"b": {"type": "string"}}),
+            json!({"additionalProperties": {"type": "string"}}),
+        );
+        let new = model(
+            json!({}),
+            json!({"additionalProperties": {"type": "string", "maxLength": 2}}),
+        );
+        // Both the removal and the narrower extra schema are found; the
+        // walk below the removal says why it is not covered.
+        let found = changes_with(old, new, Locate::Reader, Policy::Lenient);
+        assert!(found.contains(&(
+            PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL,
+            "#/properties/b".to_owned()
+        )));
+        assert!(found.iter().any(|(k, _)| *k == MAX_LENGTH_ADDED));
+    }
+
+    #[test]
+    fn the_extra_schema_for_a_name_prefers_a_matching_pattern() {
+        let node = |value: Value| Node {
+            doc: std::rc::Rc::new(super::super::Doc {
+                path: "x.json".into(),
+                label: String::new(),
+                root: value.clone(),
+                roots: crate::contract::schema::RefRoots::folder(&std::env::temp_dir()).unwrap(),
+            }),
+            value,
+            pointer: String::new(),
+        };
+        let n = node(json!({
+            "patternProperties": {"^x_": {"type": "string"}},
+            "additionalProperties": false
+        }));
+        assert!(
+            matches!(extra_for(&n, "x_a"), Extra::Schema(s) if s.pointer == "/patternProperties/^x_")
+        );
+        assert!(matches!(extra_for(&n, "y"), Extra::Closed));
+        assert!(is_partially_open(&n));
+        let open = node(json!({"additionalProperties": {"description": "any"}}));
+        assert!(matches!(extra_for(&open, "y"), Extra::Open));
+        assert!(!is_partially_open(&open));
+        assert!(extra_is_open(
+            &open,
+            "additionalProperties",
+            "unevaluatedProperties"
+        ));
+        assert!(pattern_matches("^x_", "x_a") && pattern_matches("a", "bab"));
+        assert!(!pattern_matches("(", "x"));
+    }
+
+    #[test]
+    fn required_entries_and_dependencies_are_compared_as_sets() {
+        let o = |extra: Value| model(json!({"a": {}, "b": {"default": 1}}), extra);
+        assert_eq!(
+            changes(o(json!({"required": ["a"]})), o(json!({}))),
+            one(REQUIRED_ATTRIBUTE_REMOVED, "#/required")
+        );
+        assert_eq!(
+            changes(o(json!({})), o(json!({"required": ["b"]}))),
+            one(REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED, "#/required")
+        );
+        let d = |names: Value| json!({"type": "object", "dependentRequired": {"card": names}});
+        let at = "#/dependentRequired/card";
+        assert_eq!(
+            changes(d(json!(["a"])), d(json!(["a", "b"]))),
+            one(DEPENDENCY_ARRAY_EXTENDED, at)
+        );
+        assert_eq!(
+            changes(d(json!(["a", "b"])), d(json!(["b"]))),
+            one(DEPENDENCY_ARRAY_NARROWED, at)
+        );
+        assert_eq!(
+            changes(d(json!(["a"])), d(json!(["b"]))),
+            one(DEPENDENCY_ARRAY_CHANGED, at)
+        );
+        assert!(changes(d(json!(["a", "b"])), d(json!(["b", "a"]))).is_empty());
+        // Draft 7's `dependencies` holds both kinds.
+        let old =
+            json!({"type": "object", "dependencies": {"card": ["a"], "vat": {"required": ["b"]}}});
+        let new = json!({"type": "object", "dependencies": {"vat": {"required": ["b"]}}});
+        assert_eq!(
+            changes(old, new),
+            one(DEPENDENCY_ARRAY_REMOVED, "#/dependencies/card")
+        );
+    }
+
+    #[test]
+    fn extra_keywords_are_added_removed_extended_or_narrowed() {
+        let x = |v: Value| json!({"type": "object", "unevaluatedProperties": v});
+        let plain = json!({"type": "object"});
+        let at = "#/unevaluatedProperties";
+        let string = json!({"type": "string"});
+        assert_eq!(
+            changes(x(json!(false)), x(string.clone())),
+            one(UNEVALUATED_PROPERTIES_ADDED, at)
+        );
+        assert_eq!(
+            changes(x(string.clone()), x(json!(false))),
+            one(UNEVALUATED_PROPERTIES_REMOVED, at)
+        );
+        assert_eq!(
+            changes(x(string.clone()), x(json!(true))),
+            one(UNEVALUATED_PROPERTIES_EXTENDED, at)
+        );
+        assert_eq!(
+            changes(plain, x(string.clone())),
+            one(UNEVALUATED_PROPERTIES_NARROWED, at)
+        );
+        assert_eq!(
+            changes(x(string), x(json!({"type": "string", "maxLength": 1}))),
+            one(MAX_LENGTH_ADDED, "#/unevaluatedProperties/maxLength")
+        );
+    }
+
+    #[test]
+    fn a_pattern_property_removed_is_a_lifted_schema_only_when_the_rest_is_open() {
+        let p = |extra: Value| {
+            model(
+                json!({}),
+                json!({"patternProperties": {"^x_": {"type": "string"}}}),
+            )
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .chain(extra.as_object().unwrap().clone())
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+        };
+        let at = "#/patternProperties/^x_";
+        assert_eq!(
+            changes(p(json!({})), model(json!({}), json!({}))),
+            one(SCHEMA_REMOVED, at)
+        );
+        let closed = json!({"additionalProperties": false});
+        assert_eq!(
+            changes(p(closed.clone()), model(json!({}), closed.clone())),
+            one(PATTERN_PROPERTY_REMOVED, at)
+        );
+        assert_eq!(
+            changes(model(json!({}), closed.clone()), p(closed)),
+            one(PATTERN_PROPERTY_ADDED, at)
+        );
+    }
+}
