@@ -5,8 +5,11 @@ mod support;
 
 use contractgate::config::Limits;
 use reqwest::Method;
-use serde_json::{json, Value};
-use support::{data, example_contracts, expect_problem, header, test_contracts, TestGateway};
+use serde_json::json;
+use support::{
+    assert_detail, data, example, example_contracts, expect_problem, header, test_contracts,
+    TestGateway,
+};
 
 const CUSTOMERS: &str = "/contracts/customer/v2/records";
 
@@ -35,13 +38,7 @@ async fn malformed_json_is_400() {
         "malformed-body",
     )
     .await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not valid JSON"),
-        "{problem}"
-    );
+    assert_detail(&problem, "not valid JSON");
     nothing_written(&gateway).await;
 }
 
@@ -55,13 +52,7 @@ async fn a_body_that_is_not_an_object_is_400() {
             "malformed-body",
         )
         .await;
-        assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains("must be a JSON object"),
-            "{problem}"
-        );
+        assert_detail(&problem, "must be a JSON object");
     }
     nothing_written(&gateway).await;
 }
@@ -92,10 +83,7 @@ async fn a_body_over_the_limit_is_413() {
         "body-too-large",
     )
     .await;
-    assert!(
-        problem["detail"].as_str().unwrap().contains("1048576"),
-        "{problem}"
-    );
+    assert_detail(&problem, "1048576");
     nothing_written(&gateway).await;
 
     let small = TestGateway::spawn_with(
@@ -129,13 +117,7 @@ async fn nesting_ten_thousand_deep_is_400_without_overflowing_the_stack() {
         "malformed-body",
     )
     .await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("deeper than the limit of 128"),
-        "{problem}"
-    );
+    assert_detail(&problem, "deeper than the limit of 128");
     nothing_written(&gateway).await;
     // The gateway still serves.
     assert_eq!(gateway.get("/healthz").await.status(), 200);
@@ -150,10 +132,7 @@ async fn invalid_utf8_is_400() {
         "malformed-body",
     )
     .await;
-    assert!(
-        problem["detail"].as_str().unwrap().contains("UTF-8"),
-        "{problem}"
-    );
+    assert_detail(&problem, "UTF-8");
     nothing_written(&gateway).await;
 }
 
@@ -264,10 +243,7 @@ async fn a_put_whose_body_key_differs_from_the_path_is_refused() {
         )
         .await;
     let problem = expect_problem(response, 422, "key-mismatch").await;
-    assert!(
-        problem["detail"].as_str().unwrap().contains("c-99"),
-        "{problem}"
-    );
+    assert_detail(&problem, "c-99");
     nothing_written(&gateway).await;
 }
 
@@ -295,11 +271,7 @@ async fn integers_beyond_64_bits_are_refused_rather_than_rounded() {
     assert_eq!(problem["violations"][0]["keyword"], "maximum");
     // Avro `int` is 32 bits.
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let mut order: Value = serde_json::from_str(
-        &std::fs::read_to_string(example_contracts().join("order/examples/v1.valid.natural.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let mut order = example("order", "v1.valid.natural.json");
     order["lines"][0]["quantity"] = json!(3_000_000_000u64);
     let problem = expect_problem(
         gateway.post("order", 1, &order).await,
@@ -322,11 +294,7 @@ async fn a_retired_version_is_410_and_a_required_if_match_is_428() {
     assert_eq!(gateway.count("widget").await, 0);
 
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let order: Value = serde_json::from_str(
-        &std::fs::read_to_string(example_contracts().join("order/examples/v1.valid.natural.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let order = example("order", "v1.valid.natural.json");
     assert_eq!(gateway.post("order", 1, &order).await.status(), 201);
     let path = format!(
         "/contracts/order/v1/records/{}",

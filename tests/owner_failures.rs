@@ -8,7 +8,7 @@ use std::time::Duration;
 use contractgate::config::Limits;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Executor};
-use support::{data, example_contracts, expect_problem, header, TestGateway};
+use support::{assert_detail, data, example_contracts, expect_problem, header, TestGateway};
 
 /// A second writer holding the database's write lock, as another process
 /// sharing the file would.
@@ -34,13 +34,7 @@ async fn a_locked_database_is_503_with_retry_after_and_nothing_written() {
         .await;
     assert_eq!(header(&response, "retry-after"), "1");
     let problem = expect_problem(response, 503, "owner-unavailable").await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was written"),
-        "{problem}"
-    );
+    assert_detail(&problem, "nothing was written");
     holder.execute("ROLLBACK").await.unwrap();
     assert_eq!(gateway.count("customer").await, 0);
     assert_eq!(gateway.count("contractgate_outbox").await, 0);

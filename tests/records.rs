@@ -5,7 +5,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{data, example_contracts, expect_problem, header, TestGateway};
+use support::{data, example, example_contracts, expect_problem, header, TestGateway};
 
 #[tokio::test]
 async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version() {
@@ -288,54 +288,32 @@ async fn concurrent_patches_lose_no_update() {
 #[tokio::test]
 async fn avro_orders_accept_natural_and_wrapped_json() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let folder = example_contracts().join("order/examples");
-    for (file, key) in [
-        ("v1.valid.natural.json", "note"),
-        ("v1.valid.wrapped-union.json", "note"),
-    ] {
-        let payload: Value =
-            serde_json::from_str(&std::fs::read_to_string(folder.join(file)).unwrap()).unwrap();
-        let created = gateway.post("order", 1, &payload).await;
-        assert_eq!(created.status(), 201, "{file}");
-        let id = payload["id"].as_str().unwrap();
-        let read = gateway
-            .get(&format!("/contracts/order/v1/records/{id}"))
-            .await;
-        let body: Value = read.json().await.unwrap();
-        // Stored in natural form: a wrapped union value is unwrapped.
-        assert!(
-            body[key].is_string() || body[key].is_null(),
-            "{file}: {body}"
+    let read = |id: &str| gateway.get_json(format!("/contracts/order/v1/records/{id}"));
+    // The wrapped union `{"string": …}` is stored in natural form.
+    for file in ["v1.valid.natural.json", "v1.valid.wrapped-union.json"] {
+        let payload = example("order", file);
+        assert_eq!(
+            gateway.post("order", 1, &payload).await.status(),
+            201,
+            "{file}"
         );
+        let body = read(payload["id"].as_str().unwrap()).await;
+        assert!(body["note"].is_string(), "{file}: {body}");
     }
-    let wrapped: Value = serde_json::from_str(
-        &std::fs::read_to_string(folder.join("v1.valid.wrapped-union.json")).unwrap(),
-    )
-    .unwrap();
-    let read = gateway
-        .get(&format!(
-            "/contracts/order/v1/records/{}",
-            wrapped["id"].as_str().unwrap()
-        ))
-        .await;
+    let wrapped = example("order", "v1.valid.wrapped-union.json");
     assert_eq!(
-        read.json::<Value>().await.unwrap()["note"],
+        read(wrapped["id"].as_str().unwrap()).await["note"],
         "gift wrap, please"
     );
 
     // A missing field with a default is filled in before storing.
-    let minimal: Value = serde_json::from_str(
-        &std::fs::read_to_string(folder.join("v1.valid.minimal.json")).unwrap(),
-    )
-    .unwrap();
+    let minimal = example("order", "v1.valid.minimal.json");
+    assert!(minimal.get("note").is_none());
     assert_eq!(gateway.post("order", 1, &minimal).await.status(), 201);
-    let read = gateway
-        .get(&format!(
-            "/contracts/order/v1/records/{}",
-            minimal["id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(read.json::<Value>().await.unwrap()["note"], Value::Null);
+    assert_eq!(
+        read(minimal["id"].as_str().unwrap()).await["note"],
+        Value::Null
+    );
 }
 
 #[tokio::test]

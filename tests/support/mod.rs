@@ -155,6 +155,11 @@ impl TestGateway {
             .expect("the gateway answers")
     }
 
+    /// GETs a path and parses the JSON answer.
+    pub async fn get_json(&self, path: String) -> Value {
+        self.get(&path).await.json().await.expect("a JSON answer")
+    }
+
     /// DELETEs a path with extra headers.
     pub async fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = self.client.delete(self.url(path));
@@ -213,11 +218,35 @@ pub async fn expect_problem(response: Response, status: u16, kind: &str) -> Valu
     body
 }
 
+/// Asserts a problem's `detail` says `text`.
+pub fn assert_detail(problem: &Value, text: &str) {
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(text),
+        "expected {text:?} in the detail of {problem}"
+    );
+}
+
 /// A JSON file under `tests/data/`.
 pub fn data(path: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(path);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    read_json(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(path),
+    )
+}
+
+/// An example payload of the example contracts (`order`, `v1.valid.natural.json`).
+pub fn example(contract: &str, file: &str) -> Value {
+    read_json(
+        &example_contracts()
+            .join(contract)
+            .join("examples")
+            .join(file),
+    )
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
