@@ -66,8 +66,8 @@ impl Default for Limits {
     }
 }
 
-/// serde_json refuses nesting past 128 on its own; deeper limits would need
-/// a stack-safe parser, so the setting is capped there.
+/// Parsing, validation and dropping a payload recurse once per level; the
+/// cap keeps that far from any thread's stack size.
 pub const MAX_JSON_DEPTH: usize = 128;
 
 #[derive(Debug, Default, Deserialize)]

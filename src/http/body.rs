@@ -90,7 +90,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Value, Problem> {
         ))
     })?;
     let scan = scan(text, limits.json_depth)?;
-    let value: Value = serde_json::from_str(text)
+    let value = parse_bounded(text)
         .map_err(|e| Problem::malformed(format!("the body is not valid JSON: {e}")))?;
     if !value.is_object() {
         return Err(Problem::malformed(format!(
@@ -101,6 +101,17 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Value, Problem> {
     if let Some(literal) = scan.oversized_integer {
         return Err(out_of_range(&value, literal));
     }
+    Ok(value)
+}
+
+/// serde_json stops at 127 levels of its own accord; the scan has already
+/// bounded the depth by the configured limit, so that one decides.
+fn parse_bounded(text: &str) -> serde_json::Result<Value> {
+    use serde::Deserialize;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    deserializer.disable_recursion_limit();
+    let value = Value::deserialize(&mut deserializer)?;
+    deserializer.end()?;
     Ok(value)
 }
 
@@ -236,6 +247,11 @@ mod tests {
             }
         )
         .is_err());
+        let at_limit = format!(r#"{{"a":{}{}}}"#, "[".repeat(127), "]".repeat(127));
+        assert!(
+            parse(at_limit.as_bytes(), &limits()).is_ok(),
+            "128 levels are allowed"
+        );
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(parse(deep.as_bytes(), &limits()).is_err());
     }
