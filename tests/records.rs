@@ -401,3 +401,35 @@ async fn concurrent_writes_each_get_their_own_outcome() {
     assert_eq!(gateway.count("customer").await, 41);
     assert_eq!(gateway.count("contractgate_outbox").await, 41);
 }
+
+#[tokio::test]
+async fn records_stored_before_a_new_version_are_upgraded_on_read_and_write() {
+    let before = TestGateway::spawn(&support::test_contracts("customer-v1-only")).await;
+    assert_eq!(
+        before
+            .post("customer", 1, &data("payloads/customer-v1.json"))
+            .await
+            .status(),
+        201
+    );
+    // v2 is published; the record on disk is still a v1 body.
+    let gateway = before.restart(&example_contracts()).await;
+    let path = "/contracts/customer/v2/records/c-1";
+    let read = gateway.get(path).await;
+    assert_eq!(header(&read, "etag"), "\"1\"");
+    let body: Value = read.json().await.unwrap();
+    assert_eq!(body["full_name"], "Ada Lovelace");
+    assert_eq!(body["tier"], "standard");
+    // A patch in v2 applies to the upgraded record and stores it as v2.
+    let patched = gateway
+        .send(Method::PATCH, path, &json!({"tier": "gold"}))
+        .await;
+    assert_eq!(patched.status(), 200);
+    let pool = gateway.db().await;
+    let (version, revision): (i64, i64) =
+        sqlx::query_as("SELECT version, revision FROM customer WHERE record_key = 'c-1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((version, revision), (2, 2));
+}

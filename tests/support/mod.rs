@@ -40,6 +40,21 @@ impl TestGateway {
     /// Serves `contracts` with the given limits.
     pub async fn spawn_with(contracts: &Path, limits: Limits) -> TestGateway {
         let data = tempfile::tempdir().expect("a temporary data folder");
+        Self::serve(contracts, limits, data).await
+    }
+
+    /// Stops this gateway and starts another on the same SQLite file with
+    /// other contracts, as a redeploy with a new contract version would.
+    pub async fn restart(mut self, contracts: &Path) -> TestGateway {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let data = tempfile::tempdir().expect("a temporary data folder");
+        let data = std::mem::replace(&mut self.data, data);
+        Self::serve(contracts, Limits::default(), data).await
+    }
+
+    async fn serve(contracts: &Path, limits: Limits, data: tempfile::TempDir) -> TestGateway {
         let mut config = Config::embedded(contracts, data.path());
         config.limits = limits;
         let gateway = Arc::new(Gateway::open(config).await.expect("the gateway starts"));
