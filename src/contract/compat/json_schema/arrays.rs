@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use super::{is_empty_schema, ChangeKind, Extra, Node, Step, Walker};
+use super::content_model::{Extra, ITEM};
+use super::{is_empty_schema, ChangeKind, Node, Step, Walker};
 use ChangeKind::*;
 
 /// An array schema's items: a tuple prefix and the schema of the rest.
@@ -34,14 +35,7 @@ impl Items {
 
     /// What the array allows beyond the prefix.
     fn extra(&self, node: &Node) -> Extra {
-        for key in [self.rest_key, "unevaluatedItems"] {
-            match node.get(key) {
-                Some(Value::Bool(false)) => return Extra::Closed,
-                Some(v) if !is_empty_schema(v) => return Extra::Schema(node.child(&[key])),
-                _ => {}
-            }
-        }
-        Extra::Open
+        Extra::of(node, [self.rest_key, "unevaluatedItems"])
     }
 }
 
@@ -165,48 +159,14 @@ impl Walker {
                     self.compare(w.child(&w_tokens), r.child(&r_tokens))?;
                     continue;
                 }
-                (true, false) => match new.extra(r) {
-                    Extra::Open => ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL,
-                    Extra::Schema(extra) => {
-                        let found = self.sub(&w.child(&w_tokens), &extra)?;
-                        let covered = self.accepts(&found);
-                        self.found.extend(found);
-                        if covered {
-                            ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                        } else {
-                            ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                        }
-                    }
-                    Extra::Closed => {
-                        let (removed, _) = self.resolve(w.child(&w_tokens))?;
-                        if removed.is_false() {
-                            ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL
-                        } else {
-                            ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL
-                        }
-                    }
-                },
-                (false, true) => match old.extra(w) {
-                    Extra::Open => {
-                        let (added, _) = self.resolve(r.child(&r_tokens))?;
-                        if is_empty_schema(&added.value) {
-                            ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
-                        } else {
-                            ITEM_ADDED_TO_OPEN_CONTENT_MODEL
-                        }
-                    }
-                    Extra::Schema(extra) => {
-                        let found = self.sub(&extra, &r.child(&r_tokens))?;
-                        let covered = self.accepts(&found);
-                        self.found.extend(found);
-                        if covered {
-                            ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                        } else {
-                            ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                        }
-                    }
-                    Extra::Closed => ITEM_ADDED_TO_CLOSED_CONTENT_MODEL,
-                },
+                // Items have no patterns: no tuple leaves an item outside
+                // a schema that constrains others, so never partially open.
+                (true, false) => {
+                    self.member_removed(w.child(&w_tokens), new.extra(r), false, &ITEM)?
+                }
+                (false, true) => {
+                    self.member_added(r.child(&r_tokens), old.extra(w), false, &ITEM)?
+                }
                 (false, false) => continue,
             };
             self.report_at(kind, (w, &w_tokens), (r, &r_tokens), detail);

@@ -11,6 +11,7 @@
 
 mod arrays;
 mod combinators;
+mod content_model;
 mod objects;
 
 use std::collections::{HashMap, HashSet};
@@ -280,14 +281,6 @@ fn same(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
-}
-
-/// What a content model allows for a property name (or an item index)
-/// that it does not declare.
-enum Extra {
-    Open,
-    Closed,
-    Schema(Node),
 }
 
 struct Walker {

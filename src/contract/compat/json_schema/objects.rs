@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{is_empty_schema, ChangeKind, Extra, Node, Step, Walker};
+use super::content_model::{constrains, Extra, PROPERTY};
+use super::{is_empty_schema, ChangeKind, Node, Step, Walker};
 use crate::contract::Error;
 use ChangeKind::*;
 
@@ -94,69 +95,28 @@ impl Walker {
         newly_required: bool,
     ) -> Result<bool, Error> {
         let tokens = ["properties", name];
+        // Up front, whatever the model: its `default` decides a required
+        // addition, and a broken `$ref` here has always been an error.
         let (added, _) = self.resolve(r.child(&tokens))?;
-        let detail = format!("property `{name}` added");
-        let partial = is_partially_open(w);
-        let kind = match extra_for(w, name) {
-            Extra::Open => {
-                let kind = if is_empty_schema(&added.value) {
-                    PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL
-                } else if partial {
-                    PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                } else {
-                    PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL
-                };
-                self.report(kind, w, r, &tokens, detail);
-                return Ok(false);
-            }
-            Extra::Schema(extra) => {
-                let found = self.sub(&extra, &r.child(&tokens))?;
-                let covered = self.accepts(&found);
-                self.found.extend(found);
-                if covered {
-                    PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                } else {
-                    PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                }
-            }
-            Extra::Closed => OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL,
+        let extra = extra_for(w, name);
+        // Added to an open model, a newly required property keeps the open
+        // model's kind and `required` judges the requirement on its own.
+        let judged = newly_required && !matches!(extra, Extra::Open);
+        let kind = self.member_added(r.child(&tokens), extra, is_partially_open(w), &PROPERTY)?;
+        let kind = match (judged, added.get("default").is_some()) {
+            (true, true) => REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL,
+            (true, false) => REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL,
+            (false, _) => kind,
         };
-        let kind = match (kind, newly_required, added.get("default").is_some()) {
-            (_, true, true) => REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL,
-            (_, true, false) => REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL,
-            (kind, false, _) => kind,
-        };
-        self.report(kind, w, r, &tokens, detail);
-        Ok(newly_required)
+        self.report(kind, w, r, &tokens, format!("property `{name}` added"));
+        Ok(judged)
     }
 
     fn property_removed(&mut self, w: &Node, r: &Node, name: &str) -> Step {
         let tokens = ["properties", name];
-        let detail = format!("property `{name}` removed");
-        let kind = match extra_for(r, name) {
-            Extra::Open => PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL,
-            Extra::Schema(extra) => {
-                let found = self.sub(&w.child(&tokens), &extra)?;
-                let covered = self.accepts(&found);
-                self.found.extend(found);
-                if covered {
-                    PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                } else {
-                    PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                }
-            }
-            Extra::Closed => {
-                let (removed, _) = self.resolve(w.child(&tokens))?;
-                if removed.is_false() {
-                    PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL
-                } else if is_partially_open(r) {
-                    PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL
-                } else {
-                    PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL
-                }
-            }
-        };
-        self.report(kind, w, r, &tokens, detail);
+        let (extra, partial) = (extra_for(r, name), is_partially_open(r));
+        let kind = self.member_removed(w.child(&tokens), extra, partial, &PROPERTY)?;
+        self.report(kind, w, r, &tokens, format!("property `{name}` removed"));
         Ok(())
     }
 
@@ -269,8 +229,7 @@ impl Walker {
     ) -> Step {
         let (old, new) = (w.get(w_key), r.get(r_key));
         let forbids = |v: Option<&Value>| v == Some(&Value::Bool(false));
-        let constrains =
-            |v: Option<&Value>| v.is_some_and(|v| !is_empty_schema(v) && *v != Value::Bool(false));
+        let constrains = |v: Option<&Value>| v.is_some_and(constrains);
         let kind = if forbids(old) != forbids(new) {
             if forbids(new) {
                 removed
@@ -312,54 +271,48 @@ fn required(node: &Node) -> BTreeSet<String> {
 /// `dependentRequired` and draft 7's array-valued `dependencies`, each with
 /// the keyword it was spelt with.
 fn dependent_required(node: &Node) -> BTreeMap<String, (BTreeSet<String>, &'static str)> {
-    let mut out = BTreeMap::new();
-    for key in ["dependencies", "dependentRequired"] {
-        for (name, value) in node
-            .get(key)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            if let Value::Array(names) = value {
-                let names = names
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect();
-                out.insert(name.clone(), (names, key));
-            }
-        }
-    }
-    out
+    dependencies(node, "dependentRequired")
+        .filter_map(|(key, name, value)| {
+            let names = value.as_array()?;
+            let names = names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            Some((name.clone(), (names, key)))
+        })
+        .collect()
 }
 
 /// `dependentSchemas` and draft 7's schema-valued `dependencies`.
 fn dependent_schemas(node: &Node) -> BTreeMap<String, &'static str> {
-    let mut out = BTreeMap::new();
-    for key in ["dependencies", "dependentSchemas"] {
-        for (name, value) in node
-            .get(key)
+    dependencies(node, "dependentSchemas")
+        .filter(|(_, _, value)| !value.is_array())
+        .map(|(key, name, _)| (name.clone(), key))
+        .collect()
+}
+
+/// The entries of draft 7's `dependencies` then of `split` (its 2020-12
+/// half), each as (keyword, name, value); a later one wins a name.
+fn dependencies<'a>(
+    node: &'a Node,
+    split: &'static str,
+) -> impl Iterator<Item = (&'static str, &'a String, &'a Value)> {
+    ["dependencies", split].into_iter().flat_map(move |key| {
+        node.get(key)
             .and_then(Value::as_object)
             .into_iter()
             .flatten()
-        {
-            if !value.is_array() {
-                out.insert(name.clone(), key);
-            }
-        }
-    }
-    out
+            .map(move |(name, value)| (key, name, value))
+    })
 }
 
 /// Extra content is constrained by a schema or by patterns.
 fn is_partially_open(node: &Node) -> bool {
-    let constrains = |key: &str| {
-        node.get(key)
-            .is_some_and(|v| !is_empty_schema(v) && *v != Value::Bool(false))
-    };
     !names(node, "patternProperties").is_empty()
-        || constrains("additionalProperties")
-        || constrains("unevaluatedProperties")
+        || ["additionalProperties", "unevaluatedProperties"]
+            .iter()
+            .any(|k| node.get(k).is_some_and(constrains))
 }
 
 /// Neither keyword constrains extra content.
@@ -376,14 +329,7 @@ fn extra_for(node: &Node, name: &str) -> Extra {
             return Extra::Schema(node.child(&["patternProperties", &pattern]));
         }
     }
-    for key in ["additionalProperties", "unevaluatedProperties"] {
-        match node.get(key) {
-            Some(Value::Bool(false)) => return Extra::Closed,
-            Some(v) if !is_empty_schema(v) => return Extra::Schema(node.child(&[key])),
-            _ => {}
-        }
-    }
-    Extra::Open
+    Extra::of(node, ["additionalProperties", "unevaluatedProperties"])
 }
 
 /// ECMA-262 regex search, through the validator's own regex engine.
