@@ -18,17 +18,18 @@ pub(super) enum Extra {
 }
 
 impl Extra {
-    /// The first of the extra-content `keys` that forbids or constrains
-    /// decides; absent or empty ones leave the model open.
+    /// The first of the extra-content `keys` present decides: it evaluates
+    /// every extra member, so a later one (`unevaluated*`) never sees any.
+    /// None present, or an empty schema, leaves the model open.
     pub(super) fn of(node: &Node, keys: [&str; 2]) -> Self {
-        for key in keys {
-            match node.get(key) {
-                Some(Value::Bool(false)) => return Self::Closed,
-                Some(v) if constrains(v) => return Self::Schema(node.child(&[key])),
-                _ => {}
-            }
+        let Some(key) = keys.into_iter().find(|key| node.get(key).is_some()) else {
+            return Self::Open;
+        };
+        match node.get(key) {
+            Some(Value::Bool(false)) => Self::Closed,
+            Some(v) if constrains(v) => Self::Schema(node.child(&[key])),
+            _ => Self::Open,
         }
-        Self::Open
     }
 }
 
