@@ -184,7 +184,7 @@ async fn commit_batch(pool: &SqlitePool, batch: Vec<Pending>) {
         }
     };
     // A caller that gave up while the write lock was awaited (timed out,
-    // disconnected) was told nothing was written: keep it so.
+    // disconnected) is not written for: it never hears of this commit.
     let (writes, replies): (Vec<Write>, Vec<Reply>) = batch
         .into_iter()
         .filter(|p| !p.reply.is_closed())
