@@ -7,21 +7,11 @@ use contractgate::config::Limits;
 use reqwest::Method;
 use serde_json::json;
 use support::{
-    assert_detail, data, example, example_contracts, expect_problem, header, test_contracts,
-    TestGateway,
+    assert_detail, data, example, example_contracts, expect_problem, header, nothing_written,
+    test_contracts, TestGateway,
 };
 
 const CUSTOMERS: &str = "/contracts/customer/v2/records";
-
-/// Asserts nothing reached the owner.
-async fn nothing_written(gateway: &TestGateway) {
-    assert_eq!(gateway.count("customer").await, 0, "a record was written");
-    assert_eq!(
-        gateway.count("contractgate_outbox").await,
-        0,
-        "a change event was written"
-    );
-}
 
 async fn post_raw(gateway: &TestGateway, content_type: &str, body: &[u8]) -> reqwest::Response {
     gateway

@@ -8,7 +8,9 @@ use std::time::Duration;
 use contractgate::config::Limits;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Executor};
-use support::{assert_detail, data, example_contracts, expect_problem, header, TestGateway};
+use support::{
+    assert_detail, data, example_contracts, expect_problem, header, nothing_written, TestGateway,
+};
 
 /// A second writer holding the database's write lock, as another process
 /// sharing the file would.
@@ -36,8 +38,7 @@ async fn a_locked_database_is_503_with_retry_after_and_nothing_written() {
     let problem = expect_problem(response, 503, "owner-unavailable").await;
     assert_detail(&problem, "nothing was written");
     holder.execute("ROLLBACK").await.unwrap();
-    assert_eq!(gateway.count("customer").await, 0);
-    assert_eq!(gateway.count("contractgate_outbox").await, 0);
+    nothing_written(&gateway).await;
     // Once the lock is gone, the same write succeeds.
     assert_eq!(
         gateway
@@ -63,8 +64,7 @@ async fn an_owner_slower_than_the_timeout_is_504_and_nothing_written() {
     holder.execute("ROLLBACK").await.unwrap();
     // The abandoned attempt must not commit later on its own.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(gateway.count("customer").await, 0);
-    assert_eq!(gateway.count("contractgate_outbox").await, 0);
+    nothing_written(&gateway).await;
     assert_eq!(
         gateway
             .post("customer", 2, &data("payloads/customer-v2.json"))

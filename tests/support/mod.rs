@@ -193,6 +193,16 @@ impl Drop for TestGateway {
     }
 }
 
+/// Asserts no customer record and no change event reached the owner.
+pub async fn nothing_written(gateway: &TestGateway) {
+    assert_eq!(gateway.count("customer").await, 0, "a record was written");
+    assert_eq!(
+        gateway.count("contractgate_outbox").await,
+        0,
+        "a change event was written"
+    );
+}
+
 /// A header's value as text.
 pub fn header(response: &Response, name: &str) -> String {
     response
