@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
 use contractgate::contract::Registry;
-use contractgate::write::Gateway;
+use contractgate::gateway::Gateway;
 
 /// A declarative data-contract gateway.
 #[derive(Parser)]

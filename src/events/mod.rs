@@ -8,10 +8,10 @@ use time::OffsetDateTime;
 
 use crate::contract::{ContractName, RecordKey, Version};
 
-/// What a write did to a record; the suffix of the event `type`.
+/// What a write did to a record: the suffix of the change event's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
+pub enum EventType {
     /// The record did not exist before.
     Created,
     /// A whole new body replaced the record.
@@ -22,13 +22,13 @@ pub enum ChangeKind {
     Deleted,
 }
 
-impl ChangeKind {
+impl EventType {
     fn as_str(self) -> &'static str {
         match self {
-            ChangeKind::Created => "created",
-            ChangeKind::Replaced => "replaced",
-            ChangeKind::Patched => "patched",
-            ChangeKind::Deleted => "deleted",
+            EventType::Created => "created",
+            EventType::Replaced => "replaced",
+            EventType::Patched => "patched",
+            EventType::Deleted => "deleted",
         }
     }
 }
@@ -36,6 +36,10 @@ impl ChangeKind {
 /// A change event as stored in the outbox and relayed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangeEvent {
+    /// The contract, for the journal's own columns (the document names it
+    /// in `source` and `type`).
+    #[serde(skip)]
+    pub contract: ContractName,
     /// Always "1.0".
     pub specversion: &'static str,
     /// Unique; relays use it as the broker's deduplication id.
@@ -66,11 +70,12 @@ impl ChangeEvent {
         contract: &ContractName,
         version: Version,
         key: &RecordKey,
-        kind: ChangeKind,
+        kind: EventType,
         revision: u64,
         data: Option<Value>,
     ) -> Self {
         ChangeEvent {
+            contract: contract.clone(),
             specversion: "1.0",
             id: uuid::Uuid::now_v7().to_string(),
             source: format!("/contracts/{contract}"),

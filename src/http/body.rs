@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::problem::Problem;
 use crate::config::Limits;
 use crate::contract::pointer::push_token;
-use crate::write::Gateway;
+use crate::gateway::Gateway;
 
 /// A request body that is a JSON object within the gateway's limits.
 #[derive(Debug)]

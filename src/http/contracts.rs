@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::problem::Problem;
 use crate::contract::compat::Mode;
 use crate::contract::{Concurrency, Contract, SchemaFormat, Status};
-use crate::write::Gateway;
+use crate::gateway::Gateway;
 
 /// The contract routes.
 pub fn router() -> Router<Arc<Gateway>> {

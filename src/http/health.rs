@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::write::Gateway;
+use crate::gateway::Gateway;
 
 /// The health routes.
 pub fn router() -> Router<Arc<Gateway>> {
@@ -25,8 +25,8 @@ async fn healthz() -> Json<Value> {
 async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
     let mut systems = serde_json::Map::new();
     let mut ready = true;
-    for (name, owner) in gateway.owners() {
-        let state = match owner.health().await {
+    for (name, system) in gateway.systems() {
+        let state = match system.owner.health().await {
             Ok(()) => "ok".to_owned(),
             Err(error) => {
                 ready = false;

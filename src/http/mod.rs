@@ -22,7 +22,7 @@ use tower_http::trace::TraceLayer;
 pub use problem::{Problem, TYPE_BASE};
 
 use crate::contract::Version;
-use crate::write::Gateway;
+use crate::gateway::Gateway;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CONTRACT_VERSION: HeaderName = HeaderName::from_static("contract-version");

@@ -177,7 +177,7 @@ impl From<systems::Error> for Problem {
                 "Unknown record",
                 detail,
             ),
-            E::Exists { .. } => Self::new(
+            E::Exists => Self::new(
                 StatusCode::CONFLICT,
                 "record-exists",
                 "Record already exists",
@@ -203,12 +203,21 @@ impl From<systems::Error> for Problem {
                 StatusCode::GATEWAY_TIMEOUT,
                 "owner-timeout",
                 "Owner timed out",
-                detail,
+                format!(
+                    "{detail}; the write may still be applied: read the record (its ETag \
+                     names its revision) before retrying"
+                ),
             ),
             E::Refused(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "owner-refused",
                 "Owner refused the write",
+                format!("{detail}; nothing was written"),
+            ),
+            E::Fault(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "owner-fault",
+                "Owner failed",
                 detail,
             ),
         }

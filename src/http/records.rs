@@ -15,9 +15,10 @@ use serde_json::Value;
 use super::body::JsonObject;
 use super::problem::Problem;
 use crate::contract::RecordKey;
-use crate::events::ChangeKind;
+use crate::events::EventType;
+use crate::gateway::{Gateway, Target};
 use crate::systems::Precondition;
-use crate::write::{Gateway, Outcome, Target};
+use crate::write::Outcome;
 
 /// What a key may keep unescaped in a URL path: RFC 3986's unreserved set.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -126,7 +127,7 @@ fn etag(revision: u64) -> HeaderValue {
 }
 
 fn written(target: &Target, outcome: Outcome) -> Response {
-    let status = if outcome.kind == ChangeKind::Created {
+    let status = if outcome.event_type == EventType::Created {
         StatusCode::CREATED
     } else {
         StatusCode::OK

@@ -1,8 +1,12 @@
-//! Owners: the systems of record a gateway writes to, one file per kind
-//! behind the [`Owner`] trait. The write path talks to `dyn Owner` only;
-//! which kind stands behind a name is decided once, in [`connect`].
+//! Systems: where a write goes. What a write commits is split in two: the
+//! record, held by its [`Owner`], and the gateway's [`Journal`] (change
+//! events, and the idempotency ledger). Each kind of owner is one module
+//! behind these traits; which kind stands behind a name is decided once, in
+//! [`connect`]. A new kind touches this folder and
+//! [`crate::config::SystemConfig`], nothing else.
 
-mod sqlite;
+mod journal;
+mod sql;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,10 +16,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::config::SystemConfig;
-use crate::contract::{ContractName, RecordKey, ValidatedRecord, Version};
-use crate::events::ChangeKind;
+use crate::contract::{Contract, ContractName, RecordKey, ValidatedRecord, Version};
+use crate::events::EventType;
 
-pub use sqlite::SqliteOwner;
+pub use journal::{Journal, JournalEvent};
 
 /// What an owner failed at, classified once so that retries, statuses and
 /// metrics are decided in one place rather than in every owner.
@@ -25,32 +29,41 @@ pub enum Error {
     #[error("the record does not exist")]
     NotFound,
     /// The record exists (a create needed it not to).
-    #[error("the record already exists at revision {revision}")]
-    Exists {
-        /// Its current revision.
-        revision: u64,
-    },
+    #[error("the record already exists")]
+    Exists,
     /// `If-Match` named another revision.
-    #[error("the record is at revision {current}, not the one expected")]
+    #[error("{}", match current {
+        Some(current) => format!("the record is at revision {current}, not the one expected"),
+        None => "the record changed while it was written".to_owned(),
+    })]
     RevisionMismatch {
-        /// Its current revision.
-        current: u64,
+        /// Its current revision, when the owner knows it.
+        current: Option<u64>,
     },
+    /// The owner's own rules (a constraint, a trigger) refused the write.
+    #[error("the owner refused the write: {0}")]
+    Refused(String),
     /// The owner cannot be reached or is busy; trying later may work.
     #[error("the owner is unavailable: {0}")]
     Unavailable(String),
     /// The owner did not answer in time.
     #[error("the owner did not answer within {0:?}")]
     Timeout(Duration),
-    /// The owner refused the write for good.
-    #[error("the owner refused the write: {0}")]
-    Refused(String),
+    /// The owner failed in a way retrying will not mend (a missing table, a
+    /// stored body that is not JSON).
+    #[error("the owner failed: {0}")]
+    Fault(String),
 }
 
 impl Error {
-    /// Whether the same request may succeed later.
-    pub fn is_temporary(&self) -> bool {
-        matches!(self, Error::Unavailable(_) | Error::Timeout(_))
+    /// Whether the write was refused on its own merits (the record's state
+    /// or the owner's rules) rather than by a failing owner: such a write
+    /// fails alone, and a batch it was part of goes on without it.
+    pub fn is_domain(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound | Error::Exists | Error::RevisionMismatch { .. } | Error::Refused(_)
+        )
     }
 }
 
@@ -67,9 +80,9 @@ pub enum Precondition {
     Revision(u64),
 }
 
-/// The change a write makes.
+/// What a write does to the record.
 #[derive(Debug, Clone)]
-pub enum Change {
+pub enum Mutation {
     /// Store this body (create, replace or the result of a patch).
     Put(ValidatedRecord),
     /// Remove the record.
@@ -79,14 +92,13 @@ pub enum Change {
 /// One write, as an owner receives it.
 #[derive(Debug, Clone)]
 pub struct Write {
-    /// The contract the record belongs to.
+    /// The contract the record belongs to; the owner maps it to its
+    /// storage (prepared by [`Owner::prepare`]).
     pub contract: ContractName,
-    /// Where SQL owners keep it.
-    pub table: String,
     /// The record's key.
     pub key: RecordKey,
     /// What to do.
-    pub change: Change,
+    pub mutation: Mutation,
     /// What must hold first.
     pub precondition: Precondition,
     /// How the change event names it: `Patched` for patches; a put is
@@ -97,26 +109,28 @@ pub struct Write {
 }
 
 impl Write {
-    /// The event kind, once the owner knows whether the record existed.
-    pub fn change_kind(&self, existed: bool) -> ChangeKind {
-        match (&self.change, self.patch, existed) {
-            (Change::Delete, _, _) => ChangeKind::Deleted,
-            (Change::Put(_), true, _) => ChangeKind::Patched,
-            (Change::Put(_), false, true) => ChangeKind::Replaced,
-            (Change::Put(_), false, false) => ChangeKind::Created,
+    /// The event type, once the owner knows whether the record existed.
+    pub fn event_type(&self, existed: bool) -> EventType {
+        match (&self.mutation, self.patch, existed) {
+            (Mutation::Delete, _, _) => EventType::Deleted,
+            (Mutation::Put(_), true, _) => EventType::Patched,
+            (Mutation::Put(_), false, true) => EventType::Replaced,
+            (Mutation::Put(_), false, false) => EventType::Created,
         }
     }
 
     /// Checks the precondition against the current revision (None: absent).
     pub fn check(&self, current: Option<u64>) -> Result<(), Error> {
         match (self.precondition, current) {
-            (Precondition::Absent, Some(revision)) => Err(Error::Exists { revision }),
+            (Precondition::Absent, Some(_)) => Err(Error::Exists),
             (Precondition::Exists | Precondition::Revision(_), None) => Err(Error::NotFound),
             (Precondition::Revision(expected), Some(current)) if expected != current => {
-                Err(Error::RevisionMismatch { current })
+                Err(Error::RevisionMismatch {
+                    current: Some(current),
+                })
             }
-            _ => match (&self.change, current) {
-                (Change::Delete, None) => Err(Error::NotFound),
+            _ => match (&self.mutation, current) {
+                (Mutation::Delete, None) => Err(Error::NotFound),
                 _ => Ok(()),
             },
         }
@@ -129,8 +143,10 @@ pub struct Committed {
     /// The record's revision after the write (for a deletion, the revision
     /// it had).
     pub revision: u64,
+    /// The version of the body written (for a deletion, of the body removed).
+    pub version: Version,
     /// What the write did.
-    pub kind: ChangeKind,
+    pub event_type: EventType,
 }
 
 /// A record as an owner holds it.
@@ -144,31 +160,65 @@ pub struct StoredRecord {
     pub body: Value,
 }
 
-/// A system of record. Each call is atomic: a commit writes the record and
-/// its change event together or not at all.
+/// What an owner can do, declared once so that the write path branches on
+/// a capability, never on a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The owner commits a write's journal entries (change event, ledger)
+    /// in the record's own transaction, as SQL owners do. When not, the
+    /// gateway records them in its own journal after the owner committed.
+    pub journal_in_transaction: bool,
+}
+
+/// A system of record. A commit is atomic: the record and, for owners whose
+/// capabilities say so, its journal entries are written together or not at
+/// all.
 #[async_trait]
 pub trait Owner: Send + Sync {
-    /// Makes sure the tables for these contracts exist.
-    async fn prepare(&self, tables: &[String]) -> Result<(), Error>;
-    /// Applies one write and its change event in one transaction.
+    /// What this owner can do.
+    fn capabilities(&self) -> Capabilities;
+    /// Maps a contract to this owner's storage (a table for SQL owners),
+    /// creating it when missing. Called for every contract before any write.
+    async fn prepare(&self, contract: &Contract) -> Result<(), Error>;
+    /// Applies one write (and its journal entries, see [`Capabilities`]).
     async fn commit(&self, write: Write) -> Result<Committed, Error>;
     /// The current record under a key.
-    async fn read(&self, table: &str, key: &RecordKey) -> Result<Option<StoredRecord>, Error>;
+    async fn read(
+        &self,
+        contract: &ContractName,
+        key: &RecordKey,
+    ) -> Result<Option<StoredRecord>, Error>;
     /// Whether the owner answers.
     async fn health(&self) -> Result<(), Error>;
 }
 
-/// The owners of a gateway, by system name.
-pub type Owners = BTreeMap<String, Arc<dyn Owner>>;
+/// One configured system: its owner, and the journal its writes' change
+/// events go to (the owner's own database for SQL owners).
+#[derive(Clone)]
+pub struct System {
+    /// Holds records.
+    pub owner: Arc<dyn Owner>,
+    /// Holds change events and the ledger.
+    pub journal: Arc<dyn Journal>,
+}
+
+/// The systems of a gateway, by name.
+pub type Systems = BTreeMap<String, System>;
 
 /// Connects to every configured system. The one place that knows kinds.
-pub async fn connect(systems: &BTreeMap<String, SystemConfig>) -> anyhow::Result<Owners> {
-    let mut owners: Owners = BTreeMap::new();
+pub async fn connect(systems: &BTreeMap<String, SystemConfig>) -> anyhow::Result<Systems> {
+    let mut connected = Systems::new();
     for (name, config) in systems {
-        let owner: Arc<dyn Owner> = match config {
-            SystemConfig::Sqlite { path } => Arc::new(SqliteOwner::open(path).await?),
+        let system = match config {
+            SystemConfig::Sqlite { path } => {
+                let owner = Arc::new(sql::open_sqlite(path).await?);
+                System {
+                    owner: owner.clone(),
+                    journal: owner,
+                }
+            }
         };
-        owners.insert(name.clone(), owner);
+        connected.insert(name.clone(), system);
     }
-    Ok(owners)
+    Ok(connected)
 }

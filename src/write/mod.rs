@@ -1,18 +1,16 @@
-//! The write path: resolve the contract version, validate, upgrade, commit
-//! to the owner with the change event; and the read path back. Nothing here
-//! knows HTTP: handlers call these functions and turn [`Error`] into a
-//! problem response.
+//! The write path: validate, upgrade, commit to the owner with the change
+//! event; and the read path back. Nothing here knows HTTP: handlers resolve
+//! a [`Target`] on the [`Gateway`], call these functions and turn [`Error`]
+//! into a problem response.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use serde_json::Value;
 
-use crate::config::Config;
-use crate::contract::{Contract, RecordKey, Registry, Rejection, Status, Version};
-use crate::events::ChangeKind;
-use crate::systems::{self, Change, Owner, Owners, Precondition, Write};
+use crate::contract::{RecordKey, Rejection, Version};
+use crate::events::{ChangeEvent, EventType};
+use crate::gateway::{Gateway, Target};
+use crate::systems::{self, Committed, Mutation, Precondition, Write};
 
 /// A write path failure, by cause.
 #[derive(Debug, thiserror::Error)]
@@ -66,18 +64,6 @@ pub enum Error {
     Owner(#[from] systems::Error),
 }
 
-/// A contract version a request addresses, with the owner of its records.
-#[derive(Clone)]
-pub struct Target {
-    /// The contract, from the registry snapshot the request started with.
-    pub contract: Arc<Contract>,
-    /// The version the client speaks.
-    pub version: Version,
-    /// Whether that version is deprecated.
-    pub deprecated: bool,
-    owner: Arc<dyn Owner>,
-}
-
 /// The result of a write.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -86,7 +72,7 @@ pub struct Outcome {
     /// Its revision after the write.
     pub revision: u64,
     /// What happened.
-    pub kind: ChangeKind,
+    pub event_type: EventType,
     /// The record in the client's version; none after a deletion.
     pub body: Option<Value>,
 }
@@ -100,110 +86,11 @@ pub struct Read {
     pub body: Value,
 }
 
-/// The gateway: the current contracts, the owners and the limits. The
-/// registry sits behind an atomic pointer: each request works on the
-/// snapshot it started with, and a reload swaps in a new one whole.
-pub struct Gateway {
-    registry: ArcSwap<Registry>,
-    owners: Owners,
-    config: Config,
-}
-
 /// How often a patch is retried when another write slips in between its
 /// read and its commit (only when the client sent no If-Match).
 const PATCH_ATTEMPTS: usize = 5;
 
 impl Gateway {
-    /// Loads the contracts and connects the owners a config names: what
-    /// `serve` does before it listens. A contracts folder with any problem
-    /// is refused, with every problem listed. Every contract's table is
-    /// prepared in its owner.
-    pub async fn open(config: Config) -> anyhow::Result<Self> {
-        let registry =
-            Registry::load(&config.contracts, &config.load_options()).map_err(|problems| {
-                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                anyhow::anyhow!(
-                    "the contracts in {} have problems:\n  {}",
-                    config.contracts.display(),
-                    lines.join("\n  ")
-                )
-            })?;
-        let owners = systems::connect(&config.systems).await?;
-        let gateway = Gateway {
-            registry: ArcSwap::from_pointee(registry),
-            owners,
-            config,
-        };
-        for contract in gateway.registry.load().contracts() {
-            let owner = gateway.owner_of(contract)?;
-            owner.prepare(std::slice::from_ref(&contract.table)).await?;
-        }
-        Ok(gateway)
-    }
-
-    /// The configuration it runs with.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The current registry snapshot.
-    pub fn registry(&self) -> Arc<Registry> {
-        self.registry.load_full()
-    }
-
-    /// Every owner, for health checks.
-    pub fn owners(&self) -> &Owners {
-        &self.owners
-    }
-
-    fn owner_of(&self, contract: &Contract) -> anyhow::Result<Arc<dyn Owner>> {
-        let name = self.config.owner_of(contract.owner.as_deref());
-        self.owners.get(name).cloned().ok_or_else(|| {
-            anyhow::anyhow!(
-                "contract {} names owner `{name}`, which is not a system",
-                contract.name
-            )
-        })
-    }
-
-    /// Finds a contract and one of its versions (`v2` in the URL), retired
-    /// or not.
-    pub fn lookup(&self, contract: &str, version: &str) -> Result<(Arc<Contract>, Version), Error> {
-        let registry = self.registry.load();
-        let found = registry
-            .get(contract)
-            .ok_or_else(|| Error::UnknownContract(contract.to_owned()))?;
-        Version::parse_segment(version)
-            .filter(|number| found.version(*number).is_some())
-            .map(|number| (Arc::clone(found), number))
-            .ok_or_else(|| Error::UnknownVersion {
-                contract: contract.to_owned(),
-                version: version.to_owned(),
-            })
-    }
-
-    /// Finds the contract version a request reads or writes, with its owner;
-    /// retired versions are refused.
-    pub fn resolve(&self, contract: &str, version: &str) -> Result<Target, Error> {
-        let (found, number) = self.lookup(contract, version)?;
-        let status = found.version(number).map(|v| v.status).unwrap_or_default();
-        if status == Status::Retired {
-            return Err(Error::Retired {
-                contract: contract.to_owned(),
-                version: number,
-            });
-        }
-        let owner = self
-            .owner_of(&found)
-            .map_err(|e| systems::Error::Unavailable(e.to_string()))?;
-        Ok(Target {
-            contract: found,
-            version: number,
-            deprecated: status == Status::Deprecated,
-            owner,
-        })
-    }
-
     /// POST: creates a record; its key comes from the body.
     #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn create(&self, target: &Target, body: Value) -> Result<Outcome, Error> {
@@ -243,7 +130,7 @@ impl Gateway {
             if let Precondition::Revision(expected) = precondition {
                 if expected != current.revision {
                     return Err(systems::Error::RevisionMismatch {
-                        current: current.revision,
+                        current: Some(current.revision),
                     }
                     .into());
                 }
@@ -281,18 +168,17 @@ impl Gateway {
         let precondition = self.update_precondition(target, if_match, Precondition::Exists)?;
         let write = Write {
             contract: target.contract.name.clone(),
-            table: target.contract.table.clone(),
             key: key.clone(),
-            change: Change::Delete,
+            mutation: Mutation::Delete,
             precondition,
             patch: false,
             event_data: None,
         };
-        let committed = self.timed(target.owner.commit(write)).await?;
+        let committed = self.commit(target, write).await?;
         Ok(Outcome {
             key,
             revision: committed.revision,
-            kind: committed.kind,
+            event_type: committed.event_type,
             body: None,
         })
     }
@@ -301,7 +187,7 @@ impl Gateway {
     #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn read(&self, target: &Target, key: &RecordKey) -> Result<Read, Error> {
         let stored = self
-            .timed(target.owner.read(&target.contract.table, key))
+            .timed(target.system.owner.read(&target.contract.name, key))
             .await?
             .ok_or(systems::Error::NotFound)?;
         let body = target
@@ -339,20 +225,46 @@ impl Gateway {
         let key = record.key().clone();
         let write = Write {
             contract: contract.name.clone(),
-            table: contract.table.clone(),
             key: key.clone(),
             event_data: Some(contract.redact(record.body().clone())),
-            change: Change::Put(record),
+            mutation: Mutation::Put(record),
             precondition,
             patch,
         };
-        let committed = self.timed(target.owner.commit(write)).await?;
+        let committed = self.commit(target, write).await?;
         Ok(Outcome {
             key,
             revision: committed.revision,
-            kind: committed.kind,
+            event_type: committed.event_type,
             body: Some(sent),
         })
+    }
+
+    /// Commits a write and journals its change event: in the owner's own
+    /// transaction when the owner can, else in the system's journal once
+    /// the owner committed. The one place that branches on how an owner
+    /// journals.
+    async fn commit(&self, target: &Target, write: Write) -> Result<Committed, Error> {
+        let system = &target.system;
+        if system.owner.capabilities().journal_in_transaction {
+            return Ok(self.timed(system.owner.commit(write)).await?);
+        }
+        let (contract, key, data) = (
+            write.contract.clone(),
+            write.key.clone(),
+            write.event_data.clone(),
+        );
+        let committed = self.timed(system.owner.commit(write)).await?;
+        let event = ChangeEvent::new(
+            &contract,
+            committed.version,
+            &key,
+            committed.event_type,
+            committed.revision,
+            data,
+        );
+        self.timed(system.journal.record(&event)).await?;
+        Ok(committed)
     }
 
     /// Updates honour If-Match; contracts with `concurrency: required`
@@ -377,7 +289,7 @@ impl Gateway {
         &self,
         call: impl std::future::Future<Output = Result<T, systems::Error>>,
     ) -> Result<T, systems::Error> {
-        let limit = Duration::from_millis(self.config.limits.timeout_ms);
+        let limit = Duration::from_millis(self.config().limits.timeout_ms);
         tokio::time::timeout(limit, call)
             .await
             .map_err(|_| systems::Error::Timeout(limit))?

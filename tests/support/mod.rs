@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use contractgate::config::{Config, Limits};
-use contractgate::write::Gateway;
+use contractgate::gateway::Gateway;
 use reqwest::{Method, Response};
 use serde_json::Value;
 use sqlx::sqlite::SqlitePool;

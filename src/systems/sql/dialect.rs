@@ -1,0 +1,61 @@
+//! What differs between SQL engines, and nothing else: the SQL owner's one
+//! write procedure reads its statements and error codes from here. The
+//! procedure runs on sqlx's `Any` driver, so it is one piece of code for
+//! every engine; a dialect only spells.
+
+use sqlx::error::{DatabaseError, ErrorKind};
+
+use crate::systems::Error;
+
+/// One SQL engine's spelling and error codes.
+pub trait Dialect: Send + Sync + 'static {
+    /// Starts a write transaction.
+    fn begin(&self) -> &'static str;
+    /// Appended to a SELECT of rows the transaction goes on to write, so a
+    /// concurrent transaction waits rather than reads a revision about to
+    /// change. Empty where a write transaction already excludes every other
+    /// writer (SQLite's `BEGIN IMMEDIATE`).
+    fn lock_rows(&self) -> &'static str;
+    /// A table or column name, quoted. Names are checked identifiers
+    /// (contract registry) before they get here.
+    fn quote(&self, identifier: &str) -> String;
+    /// The placeholder of the `index`th (1-based) bound parameter.
+    fn param(&self, index: usize) -> String;
+    /// The DDL of a contract's record table in the default layout; `table`
+    /// is quoted already.
+    fn create_records_table(&self, table: &str) -> String;
+    /// Whether an engine error is passing (busy, locked, deadlock, I/O).
+    fn is_temporary(&self, error: &dyn DatabaseError) -> bool;
+    /// Whether an engine error is the table's own rules refusing the write,
+    /// beyond the constraint kinds sqlx already names (a trigger's abort).
+    fn is_refusal(&self, error: &dyn DatabaseError) -> bool;
+
+    /// Classifies an engine error once, for every statement of every SQL
+    /// owner.
+    fn classify(&self, error: sqlx::Error) -> Error {
+        match &error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(error.to_string()),
+            sqlx::Error::Database(db) if self.is_temporary(db.as_ref()) => {
+                Error::Unavailable(db.message().to_owned())
+            }
+            sqlx::Error::Database(db)
+                if db.kind() != ErrorKind::Other || self.is_refusal(db.as_ref()) =>
+            {
+                Error::Refused(db.message().to_owned())
+            }
+            _ => Error::Fault(error.to_string()),
+        }
+    }
+
+    /// `count` placeholders from `first` on, comma-separated.
+    fn params(&self, first: usize, count: usize) -> String {
+        (first..first + count)
+            .map(|index| self.param(index))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,236 @@
+//! The journal of an SQL owner: its outbox table, sequenced into the change
+//! feed as `systems/journal.rs` explains, and claimed by one relay at a
+//! time so that events leave in commit order.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use super::dialect::Dialect;
+use super::SqlOwner;
+use crate::contract::ContractName;
+use crate::events::{now_rfc3339, ChangeEvent};
+use crate::systems::{Error, Journal, JournalEvent};
+
+/// Events numbered per sequencing transaction at most.
+const SEQUENCE_LIMIT: i64 = 1000;
+
+/// The journal's statements in one dialect, built once.
+pub struct JournalStatements {
+    /// Journals one change event.
+    pub insert_event: String,
+    lock_feed: String,
+    unsequenced: String,
+    set_position: String,
+    set_last_position: String,
+    changes: String,
+    changes_of_contract: String,
+    take_lease: String,
+    unrelayed: String,
+    mark_relayed: String,
+}
+
+impl JournalStatements {
+    /// Spells the statements in a dialect.
+    pub fn new(dialect: &dyn Dialect) -> Self {
+        let p = |index| dialect.param(index);
+        let lock = dialect.lock_rows();
+        Self {
+            insert_event: format!(
+                "INSERT INTO contractgate_outbox (id, contract, record_key, revision, event, created_at) VALUES ({})",
+                dialect.params(1, 6)
+            ),
+            lock_feed: format!(
+                "SELECT last_position, relay_holder, relay_lease_until FROM contractgate_feed WHERE id = 1{lock}"
+            ),
+            unsequenced: format!(
+                "SELECT seq FROM contractgate_outbox WHERE position IS NULL ORDER BY seq LIMIT {}",
+                p(1)
+            ),
+            set_position: format!(
+                "UPDATE contractgate_outbox SET position = {} WHERE seq = {}",
+                p(1),
+                p(2)
+            ),
+            set_last_position: format!(
+                "UPDATE contractgate_feed SET last_position = {} WHERE id = 1",
+                p(1)
+            ),
+            changes: format!(
+                "SELECT position, event FROM contractgate_outbox WHERE position > {} ORDER BY position LIMIT {}",
+                p(1),
+                p(2)
+            ),
+            changes_of_contract: format!(
+                "SELECT position, event FROM contractgate_outbox WHERE position > {} AND contract = {} \
+                 ORDER BY position LIMIT {}",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            take_lease: format!(
+                "UPDATE contractgate_feed SET relay_holder = {}, relay_lease_until = {} WHERE id = 1",
+                p(1),
+                p(2)
+            ),
+            unrelayed: format!(
+                "SELECT position, event FROM contractgate_outbox \
+                 WHERE position IS NOT NULL AND relayed_at IS NULL ORDER BY position LIMIT {}",
+                p(1)
+            ),
+            mark_relayed: format!(
+                "UPDATE contractgate_outbox SET relayed_at = {} WHERE position = {}",
+                p(1),
+                p(2)
+            ),
+        }
+    }
+}
+
+/// The feed row, locked: the last position given and the relay lease.
+type FeedRow = (i64, Option<String>, Option<i64>);
+
+impl SqlOwner {
+    /// Gives positions to committed events that have none, in one
+    /// transaction holding the feed row's lock (see `systems/journal.rs`).
+    async fn sequence(&self) -> Result<(), Error> {
+        let sql = &self.procedure.journal;
+        let classify = |e| self.classify(e);
+        let mut transaction = self
+            .writer
+            .begin_with(self.procedure.dialect.begin())
+            .await
+            .map_err(classify)?;
+        let (last, _, _): FeedRow = sqlx::query_as(&sql.lock_feed)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        let unsequenced: Vec<i64> = sqlx::query_scalar(&sql.unsequenced)
+            .bind(SEQUENCE_LIMIT)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        if unsequenced.is_empty() {
+            return Ok(());
+        }
+        let mut position = last;
+        for seq in unsequenced {
+            position += 1;
+            sqlx::query(&sql.set_position)
+                .bind(position)
+                .bind(seq)
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
+        }
+        sqlx::query(&sql.set_last_position)
+            .bind(position)
+            .execute(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        transaction.commit().await.map_err(classify)
+    }
+}
+
+#[async_trait]
+impl Journal for SqlOwner {
+    async fn record(&self, event: &ChangeEvent) -> Result<(), Error> {
+        let mut connection = self.writer.acquire().await.map_err(|e| self.classify(e))?;
+        let connection: &mut AnyConnection = &mut connection;
+        self.procedure
+            .insert_event(connection, event, &now_rfc3339())
+            .await
+    }
+
+    async fn changes_after(
+        &self,
+        cursor: u64,
+        contract: Option<&ContractName>,
+        limit: usize,
+    ) -> Result<Vec<JournalEvent>, Error> {
+        self.sequence().await?;
+        let sql = &self.procedure.journal;
+        let query = match contract {
+            Some(contract) => sqlx::query_as(&sql.changes_of_contract)
+                .bind(cursor as i64)
+                .bind(contract.as_str()),
+            None => sqlx::query_as(&sql.changes).bind(cursor as i64),
+        };
+        let rows: Vec<(i64, String)> = query
+            .bind(limit as i64)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| self.classify(e))?;
+        rows.into_iter().map(journal_event).collect()
+    }
+
+    async fn claim_unrelayed(
+        &self,
+        limit: usize,
+        lease_ms: u64,
+    ) -> Result<Vec<JournalEvent>, Error> {
+        self.sequence().await?;
+        let sql = &self.procedure.journal;
+        let classify = |e| self.classify(e);
+        let mut transaction = self
+            .writer
+            .begin_with(self.procedure.dialect.begin())
+            .await
+            .map_err(classify)?;
+        let (_, holder, until): FeedRow = sqlx::query_as(&sql.lock_feed)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        let now = epoch_millis();
+        let held_by_another =
+            holder.as_deref() != Some(self.instance.as_str()) && until.is_some_and(|t| t > now);
+        if held_by_another {
+            return Ok(Vec::new());
+        }
+        sqlx::query(&sql.take_lease)
+            .bind(self.instance.as_str())
+            .bind(now.saturating_add(lease_ms as i64))
+            .execute(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        let rows: Vec<(i64, String)> = sqlx::query_as(&sql.unrelayed)
+            .bind(limit as i64)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        transaction.commit().await.map_err(classify)?;
+        rows.into_iter().map(journal_event).collect()
+    }
+
+    async fn mark_relayed(&self, positions: &[u64]) -> Result<(), Error> {
+        let classify = |e| self.classify(e);
+        let mut transaction = self
+            .writer
+            .begin_with(self.procedure.dialect.begin())
+            .await
+            .map_err(classify)?;
+        let now = now_rfc3339();
+        for position in positions {
+            sqlx::query(&self.procedure.journal.mark_relayed)
+                .bind(&now)
+                .bind(*position as i64)
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
+        }
+        transaction.commit().await.map_err(classify)
+    }
+}
+
+fn journal_event((position, event): (i64, String)) -> Result<JournalEvent, Error> {
+    Ok(JournalEvent {
+        position: position as u64,
+        event: serde_json::from_str::<Value>(&event)
+            .map_err(|e| Error::Fault(format!("a journaled event is not JSON: {e}")))?,
+    })
+}
+
+fn epoch_millis() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}

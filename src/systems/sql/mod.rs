@@ -1,0 +1,259 @@
+//! SQL owners: one write procedure for every engine, spelled by a
+//! [`Dialect`]. Records, change events and (later) the idempotency ledger
+//! live in the owner's database and are written in one transaction.
+//!
+//! # Group commit
+//!
+//! One writer task per owner takes the writes queued while the previous
+//! transaction was committing and commits them together: one transaction,
+//! one fsync for all. Each write runs in its own savepoint, so a write
+//! refused on its own merits (not found, exists, stale revision, a
+//! constraint) is rolled back alone and the batch goes on. Any other
+//! failure (busy, I/O, a failed rollback) aborts the whole batch: every
+//! caller in it is told nothing was written. No caller hears back before
+//! its transaction commits.
+
+mod dialect;
+mod journal;
+mod procedure;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Capabilities, Committed, Error, Owner, StoredRecord, Write};
+use crate::contract::{Contract, ContractName, RecordKey};
+use dialect::Dialect;
+use journal::JournalStatements;
+use procedure::RecordStatements;
+
+pub use sqlite::open as open_sqlite;
+
+/// A database holding records and the gateway's journal.
+pub struct SqlOwner {
+    procedure: Arc<Procedure>,
+    writer: AnyPool,
+    readers: AnyPool,
+    queue: mpsc::Sender<Pending>,
+    /// Names this owner when it holds the relay lease (several gateway
+    /// instances may share one database).
+    instance: String,
+}
+
+/// What the writer task and the handlers share: the dialect, the journal's
+/// statements and each prepared contract's.
+struct Procedure {
+    dialect: &'static dyn Dialect,
+    journal: JournalStatements,
+    tables: ArcSwap<HashMap<ContractName, Arc<RecordStatements>>>,
+}
+
+/// A write waiting for the writer task, with where its outcome goes.
+struct Pending {
+    write: Write,
+    reply: Reply,
+}
+
+type Reply = oneshot::Sender<Result<Committed, Error>>;
+
+/// Writes committed together at most; bounds a transaction's size and the
+/// latency the first write in it waits for the last.
+const BATCH_LIMIT: usize = 128;
+
+impl SqlOwner {
+    /// An owner over connected pools (already migrated); starts its writer
+    /// task.
+    fn new(dialect: &'static dyn Dialect, writer: AnyPool, readers: AnyPool) -> Self {
+        let procedure = Arc::new(Procedure {
+            dialect,
+            journal: JournalStatements::new(dialect),
+            tables: ArcSwap::default(),
+        });
+        let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
+        tokio::spawn(write_batches(procedure.clone(), writer.clone(), pending));
+        Self {
+            procedure,
+            writer,
+            readers,
+            queue,
+            instance: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    fn classify(&self, error: sqlx::Error) -> Error {
+        self.procedure.dialect.classify(error)
+    }
+}
+
+#[async_trait]
+impl Owner for SqlOwner {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            journal_in_transaction: true,
+        }
+    }
+
+    async fn prepare(&self, contract: &Contract) -> Result<(), Error> {
+        let dialect = self.procedure.dialect;
+        let table = dialect.quote(&contract.table);
+        sqlx::query(&dialect.create_records_table(&table))
+            .execute(&self.writer)
+            .await
+            .map_err(|e| self.classify(e))?;
+        let statements = Arc::new(RecordStatements::new(dialect, &table));
+        self.procedure.tables.rcu(|tables| {
+            let mut tables = HashMap::clone(tables);
+            tables.insert(contract.name.clone(), statements.clone());
+            tables
+        });
+        Ok(())
+    }
+
+    async fn commit(&self, write: Write) -> Result<Committed, Error> {
+        let (reply, outcome) = oneshot::channel();
+        let stopped = || Error::Unavailable("the owner's writer has stopped".to_owned());
+        self.queue
+            .send(Pending { write, reply })
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+
+    async fn read(
+        &self,
+        contract: &ContractName,
+        key: &RecordKey,
+    ) -> Result<Option<StoredRecord>, Error> {
+        let statements = self.procedure.statements(contract)?;
+        statements
+            .read(self.procedure.dialect, &self.readers, key)
+            .await
+    }
+
+    async fn health(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map_err(|e| self.classify(e))?;
+        Ok(())
+    }
+}
+
+impl Procedure {
+    fn statements(&self, contract: &ContractName) -> Result<Arc<RecordStatements>, Error> {
+        self.tables.load().get(contract).cloned().ok_or_else(|| {
+            Error::Fault(format!(
+                "contract `{contract}` was not prepared in this owner"
+            ))
+        })
+    }
+}
+
+/// The writer task: for each batch, opens the transaction first and then
+/// takes every write queued meanwhile, so writes that arrived while the
+/// previous commit was syncing (or while the write lock was awaited) share
+/// one commit. Ends when the owner is dropped.
+async fn write_batches(
+    procedure: Arc<Procedure>,
+    pool: AnyPool,
+    mut queue: mpsc::Receiver<Pending>,
+) {
+    while let Some(first) = queue.recv().await {
+        let began = pool.begin_with(procedure.dialect.begin()).await;
+        let mut batch = vec![first];
+        while batch.len() < BATCH_LIMIT {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        match began {
+            Ok(transaction) => procedure.commit_batch(transaction, batch).await,
+            // Every write queued meets the same owner: none can begin.
+            Err(error) => fail_all(
+                batch.into_iter().map(|p| p.reply),
+                procedure.dialect.classify(error),
+            ),
+        }
+    }
+}
+
+impl Procedure {
+    async fn commit_batch(
+        &self,
+        mut transaction: sqlx::Transaction<'static, sqlx::Any>,
+        batch: Vec<Pending>,
+    ) {
+        // A caller that gave up while the write lock was awaited (timed out,
+        // disconnected) is not written for: it never hears of this commit.
+        let (writes, replies): (Vec<Write>, Vec<Reply>) = batch
+            .into_iter()
+            .filter(|p| !p.reply.is_closed())
+            .map(|p| (p.write, p.reply))
+            .unzip();
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in writes {
+            match self.apply_in_savepoint(&mut transaction, write).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => {
+                    // Dropping the transaction rolls it back.
+                    drop(transaction);
+                    let error = Error::Unavailable(format!(
+                        "a write committed in the same transaction failed ({error})"
+                    ));
+                    return fail_all(replies, error);
+                }
+            }
+        }
+        match transaction.commit().await {
+            Ok(()) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => fail_all(replies, self.dialect.classify(error)),
+        }
+    }
+
+    /// One write inside the batch's transaction. The outer `Err` is a
+    /// failure that must abort the batch; the inner one a domain outcome,
+    /// already rolled back to the write's savepoint.
+    async fn apply_in_savepoint(
+        &self,
+        connection: &mut AnyConnection,
+        write: Write,
+    ) -> Result<Result<Committed, Error>, Error> {
+        let run = |sql: &'static str| sqlx::query(sql);
+        run("SAVEPOINT write")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.dialect.classify(e))?;
+        let outcome = self.apply(connection, write).await;
+        if let Err(error) = &outcome {
+            if !error.is_domain() {
+                return Err(error.clone());
+            }
+            run("ROLLBACK TO SAVEPOINT write")
+                .execute(&mut *connection)
+                .await
+                .map_err(|e| self.dialect.classify(e))?;
+        }
+        run("RELEASE SAVEPOINT write")
+            .execute(&mut *connection)
+            .await
+            .map_err(|e| self.dialect.classify(e))?;
+        Ok(outcome)
+    }
+}
+
+fn fail_all(replies: impl IntoIterator<Item = Reply>, error: Error) {
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
+    }
+}
