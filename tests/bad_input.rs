@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 use support::{
     assert_detail, data, example, example_contracts, expect_problem, header, nothing_written,
-    test_contracts, TestGateway,
+    test_contracts, Backend, TestGateway,
 };
 
 const CUSTOMERS: &str = "/contracts/customer/v2/records";
@@ -19,9 +19,8 @@ async fn post_raw(gateway: &TestGateway, content_type: &str, body: &[u8]) -> req
         .await
 }
 
-#[tokio::test]
-async fn malformed_json_is_400() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn malformed_json_is_400(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let problem = expect_problem(
         post_raw(&gateway, "application/json", br#"{"id": "c-1",}"#).await,
         400,
@@ -32,9 +31,8 @@ async fn malformed_json_is_400() {
     nothing_written(&gateway).await;
 }
 
-#[tokio::test]
-async fn a_body_that_is_not_an_object_is_400() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn a_body_that_is_not_an_object_is_400(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     for body in ["[]", "\"c-1\"", "42", "null"] {
         let problem = expect_problem(
             post_raw(&gateway, "application/json", body.as_bytes()).await,
@@ -47,9 +45,8 @@ async fn a_body_that_is_not_an_object_is_400() {
     nothing_written(&gateway).await;
 }
 
-#[tokio::test]
-async fn a_body_that_is_not_json_by_media_type_is_415() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn a_body_that_is_not_json_by_media_type_is_415(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let body = data("payloads/customer-v2.json").to_string();
     for content_type in ["text/plain", "application/x-www-form-urlencoded", ""] {
         let response = post_raw(&gateway, content_type, body.as_bytes()).await;
@@ -60,9 +57,8 @@ async fn a_body_that_is_not_json_by_media_type_is_415() {
     assert_eq!(accepted.status(), 201);
 }
 
-#[tokio::test]
-async fn a_body_over_the_limit_is_413() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn a_body_over_the_limit_is_413(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     // Default limit: 1 MiB.
     let padding = "x".repeat(1024 * 1024);
     let body = json!({"id": "c-1", "full_name": padding, "email": "a@example.com", "tier": "gold"})
@@ -93,9 +89,8 @@ async fn a_body_over_the_limit_is_413() {
     .await;
 }
 
-#[tokio::test]
-async fn nesting_ten_thousand_deep_is_400_without_overflowing_the_stack() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn nesting_ten_thousand_deep_is_400_without_overflowing_the_stack(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let body = format!(
         r#"{{"id": "c-1", "tags": {}{}}}"#,
         "[".repeat(10_000),
@@ -113,9 +108,8 @@ async fn nesting_ten_thousand_deep_is_400_without_overflowing_the_stack() {
     assert_eq!(gateway.get("/healthz").await.status(), 200);
 }
 
-#[tokio::test]
-async fn invalid_utf8_is_400() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn invalid_utf8_is_400(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let problem = expect_problem(
         post_raw(&gateway, "application/json", b"{\"id\": \"c-\xff\xfe\"}").await,
         400,
@@ -126,9 +120,8 @@ async fn invalid_utf8_is_400() {
     nothing_written(&gateway).await;
 }
 
-#[tokio::test]
-async fn unknown_contracts_versions_and_records_are_404() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn unknown_contracts_versions_and_records_are_404(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let body = data("payloads/customer-v2.json");
     expect_problem(
         gateway.post("nosuch", 1, &body).await,
@@ -169,9 +162,8 @@ async fn unknown_contracts_versions_and_records_are_404() {
     nothing_written(&gateway).await;
 }
 
-#[tokio::test]
-async fn every_violation_is_listed_with_its_pointer() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn every_violation_is_listed_with_its_pointer(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let response = gateway
         .post(
             "customer",
@@ -222,9 +214,8 @@ async fn every_violation_is_listed_with_its_pointer() {
     nothing_written(&gateway).await;
 }
 
-#[tokio::test]
-async fn a_put_whose_body_key_differs_from_the_path_is_refused() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn a_put_whose_body_key_differs_from_the_path_is_refused(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let response = gateway
         .send(
             Method::PUT,
@@ -237,9 +228,8 @@ async fn a_put_whose_body_key_differs_from_the_path_is_refused() {
     nothing_written(&gateway).await;
 }
 
-#[tokio::test]
-async fn integers_beyond_64_bits_are_refused_rather_than_rounded() {
-    let gateway = TestGateway::spawn(&test_contracts("lifecycle")).await;
+async fn integers_beyond_64_bits_are_refused_rather_than_rounded(backend: Backend) {
+    let gateway = TestGateway::on(backend, &test_contracts("lifecycle")).await;
     let body = br#"{"sku": "w-1", "count": 123456789012345678901234567890}"#;
     let response = gateway
         .send_raw(
@@ -260,7 +250,7 @@ async fn integers_beyond_64_bits_are_refused_rather_than_rounded() {
     assert_eq!(problem["violations"][0]["pointer"], "/count");
     assert_eq!(problem["violations"][0]["keyword"], "maximum");
     // Avro `int` is 32 bits.
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let mut order = example("order", "v1.valid.natural.json");
     order["lines"][0]["quantity"] = json!(3_000_000_000u64);
     let problem = expect_problem(
@@ -270,20 +260,19 @@ async fn integers_beyond_64_bits_are_refused_rather_than_rounded() {
     )
     .await;
     assert_eq!(problem["violations"][0]["pointer"], "/lines/0/quantity");
-    assert_eq!(gateway.count("orders").await, 0);
+    assert_eq!(gateway.probe().records("order").await, 0);
 }
 
-#[tokio::test]
-async fn a_retired_version_is_410_and_a_required_if_match_is_428() {
-    let gateway = TestGateway::spawn(&test_contracts("lifecycle")).await;
+async fn a_retired_version_is_410_and_a_required_if_match_is_428(backend: Backend) {
+    let gateway = TestGateway::on(backend, &test_contracts("lifecycle")).await;
     let retired = gateway
         .post("widget", 1, &json!({"sku": "w-1", "count": "3"}))
         .await;
     let problem = expect_problem(retired, 410, "retired-version").await;
     assert_eq!(problem["version"], 1);
-    assert_eq!(gateway.count("widget").await, 0);
+    assert_eq!(gateway.probe().records("widget").await, 0);
 
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let order = example("order", "v1.valid.natural.json");
     assert_eq!(gateway.post("order", 1, &order).await.status(), 201);
     let path = format!(
@@ -311,9 +300,23 @@ async fn a_retired_version_is_410_and_a_required_if_match_is_428() {
     );
 }
 
-#[tokio::test]
-async fn a_wrong_method_is_405_problem() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn a_wrong_method_is_405_problem(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let response = gateway.send(Method::PUT, CUSTOMERS, &json!({})).await;
     expect_problem(response, 405, "method-not-allowed").await;
 }
+
+on_every_owner!(
+    malformed_json_is_400,
+    a_body_that_is_not_an_object_is_400,
+    a_body_that_is_not_json_by_media_type_is_415,
+    a_body_over_the_limit_is_413,
+    nesting_ten_thousand_deep_is_400_without_overflowing_the_stack,
+    invalid_utf8_is_400,
+    unknown_contracts_versions_and_records_are_404,
+    every_violation_is_listed_with_its_pointer,
+    a_put_whose_body_key_differs_from_the_path_is_refused,
+    integers_beyond_64_bits_are_refused_rather_than_rounded,
+    a_retired_version_is_410_and_a_required_if_match_is_428,
+    a_wrong_method_is_405_problem,
+);

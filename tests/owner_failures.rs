@@ -15,10 +15,11 @@ use support::{
 /// A second writer holding the database's write lock, as another process
 /// sharing the file would.
 async fn lock(gateway: &TestGateway) -> SqliteConnection {
-    let mut connection =
-        SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(gateway.database()))
-            .await
-            .expect("a second connection");
+    let mut connection = SqliteConnection::connect_with(
+        &SqliteConnectOptions::new().filename(gateway.storage.sqlite_file()),
+    )
+    .await
+    .expect("a second connection");
     connection
         .execute("BEGIN EXCLUSIVE")
         .await

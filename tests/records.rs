@@ -1,15 +1,14 @@
-//! Records over REST on the embedded SQLite owner: the life of a record and
-//! what the gateway stores for it.
+//! Records over REST, on every owner: the life of a record and what the
+//! gateway stores for it.
 
 mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{data, example, example_contracts, expect_problem, header, TestGateway};
+use support::{data, example, example_contracts, expect_problem, header, Backend, TestGateway};
 
-#[tokio::test]
-async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let v1 = data("payloads/customer-v1.json");
 
     let created = gateway.post("customer", 1, &v1).await;
@@ -37,22 +36,13 @@ async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version() {
     assert_eq!(as_v1.json::<Value>().await.unwrap(), v1);
 
     // The owner holds the upgraded body, at the stored version.
-    let pool = gateway.db().await;
-    let (version, revision, body): (i64, i64, String) =
-        sqlx::query_as("SELECT version, revision, body FROM customer WHERE record_key = 'c-1'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!((version, revision), (2, 1));
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["full_name"],
-        "Ada Lovelace"
-    );
+    let stored = gateway.probe().stored("customer", "c-1").await.unwrap();
+    assert_eq!((stored.version, stored.revision), (2, 1));
+    assert_eq!(stored.body["full_name"], "Ada Lovelace");
 }
 
-#[tokio::test]
-async fn every_write_leaves_one_change_event_with_pii_redacted() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn every_write_leaves_one_change_event_with_pii_redacted(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let v2 = data("payloads/customer-v2.json");
     gateway.post("customer", 2, &v2).await;
     let path = "/contracts/customer/v2/records/c-2";
@@ -62,16 +52,7 @@ async fn every_write_leaves_one_change_event_with_pii_redacted() {
         .await;
     gateway.delete(path, &[]).await;
 
-    let pool = gateway.db().await;
-    let events: Vec<(String, i64)> =
-        sqlx::query_as("SELECT event, revision FROM contractgate_outbox ORDER BY seq")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let events: Vec<Value> = events
-        .iter()
-        .map(|(e, _)| serde_json::from_str(e).unwrap())
-        .collect();
+    let events = gateway.probe().events().await;
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(
         types,
@@ -100,9 +81,8 @@ async fn every_write_leaves_one_change_event_with_pii_redacted() {
     assert!(events[3].get("data").is_none());
 }
 
-#[tokio::test]
-async fn put_creates_then_replaces_and_bumps_the_revision() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn put_creates_then_replaces_and_bumps_the_revision(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let path = "/contracts/customer/v2/records/c-2";
     let v2 = data("payloads/customer-v2.json");
     let first = gateway.send(Method::PUT, path, &v2).await;
@@ -117,9 +97,8 @@ async fn put_creates_then_replaces_and_bumps_the_revision() {
     assert_eq!(read.json::<Value>().await.unwrap()["tier"], "platinum");
 }
 
-#[tokio::test]
-async fn patch_merges_then_validates_the_result() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn patch_merges_then_validates_the_result(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     gateway
         .post("customer", 1, &data("payloads/customer-v1.json"))
         .await;
@@ -171,9 +150,8 @@ async fn patch_merges_then_validates_the_result() {
     expect_problem(missing, 404, "unknown-record").await;
 }
 
-#[tokio::test]
-async fn delete_removes_the_record() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn delete_removes_the_record(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     gateway
         .post("customer", 2, &data("payloads/customer-v2.json"))
         .await;
@@ -183,12 +161,11 @@ async fn delete_removes_the_record() {
     assert_eq!(header(&deleted, "contract-version"), "2");
     expect_problem(gateway.get(path).await, 404, "unknown-record").await;
     expect_problem(gateway.delete(path, &[]).await, 404, "unknown-record").await;
-    assert_eq!(gateway.count("customer").await, 0);
+    assert_eq!(gateway.probe().records("customer").await, 0);
 }
 
-#[tokio::test]
-async fn if_match_guards_updates_and_a_stale_one_changes_nothing() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn if_match_guards_updates_and_a_stale_one_changes_nothing(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let v2 = data("payloads/customer-v2.json");
     gateway.post("customer", 2, &v2).await;
     let path = "/contracts/customer/v2/records/c-2";
@@ -219,7 +196,7 @@ async fn if_match_guards_updates_and_a_stale_one_changes_nothing() {
     let read = gateway.get(path).await;
     assert_eq!(header(&read, "etag"), "\"2\"");
     assert_eq!(read.json::<Value>().await.unwrap()["tier"], "platinum");
-    assert_eq!(gateway.count("contractgate_outbox").await, 2);
+    assert_eq!(gateway.probe().events().await.len(), 2);
 
     assert_eq!(
         gateway
@@ -230,18 +207,16 @@ async fn if_match_guards_updates_and_a_stale_one_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_second_create_of_the_same_key_is_a_conflict() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn a_second_create_of_the_same_key_is_a_conflict(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let v2 = data("payloads/customer-v2.json");
     assert_eq!(gateway.post("customer", 2, &v2).await.status(), 201);
     expect_problem(gateway.post("customer", 2, &v2).await, 409, "record-exists").await;
-    assert_eq!(gateway.count("contractgate_outbox").await, 1);
+    assert_eq!(gateway.probe().events().await.len(), 1);
 }
 
-#[tokio::test]
-async fn concurrent_patches_lose_no_update() {
-    let gateway = std::sync::Arc::new(TestGateway::spawn(&example_contracts()).await);
+async fn concurrent_patches_lose_no_update(backend: Backend) {
+    let gateway = std::sync::Arc::new(TestGateway::on(backend, &example_contracts()).await);
     let mut v2 = data("payloads/customer-v2.json");
     v2["tags"] = json!([]);
     gateway.post("customer", 2, &v2).await;
@@ -285,9 +260,8 @@ async fn concurrent_patches_lose_no_update() {
     );
 }
 
-#[tokio::test]
-async fn avro_orders_accept_natural_and_wrapped_json() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn avro_orders_accept_natural_and_wrapped_json(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let read = |id: &str| gateway.get_json(format!("/contracts/order/v1/records/{id}"));
     // The wrapped union `{"string": …}` is stored in natural form.
     for file in ["v1.valid.natural.json", "v1.valid.wrapped-union.json"] {
@@ -316,9 +290,8 @@ async fn avro_orders_accept_natural_and_wrapped_json() {
     );
 }
 
-#[tokio::test]
-async fn contracts_are_listed_with_their_versions_and_schemas() {
-    let gateway = TestGateway::spawn(&example_contracts()).await;
+async fn contracts_are_listed_with_their_versions_and_schemas(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
     let list: Value = gateway.get("/contracts").await.json().await.unwrap();
     let names: Vec<&str> = list
         .as_array()
@@ -372,11 +345,10 @@ async fn contracts_are_listed_with_their_versions_and_schemas() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_writes_each_get_their_own_outcome() {
+async fn concurrent_writes_each_get_their_own_outcome(backend: Backend) {
     // Writes arriving together are committed together; one refused write
     // must not take the others with it, nor be reported as theirs.
-    let gateway = std::sync::Arc::new(TestGateway::spawn(&example_contracts()).await);
+    let gateway = std::sync::Arc::new(TestGateway::on(backend, &example_contracts()).await);
     let v2 = data("payloads/customer-v2.json");
     assert_eq!(gateway.post("customer", 2, &v2).await.status(), 201);
     let mut tasks = Vec::new();
@@ -398,13 +370,12 @@ async fn concurrent_writes_each_get_their_own_outcome() {
         let (i, status) = task.await.unwrap();
         assert_eq!(status, if i % 3 == 0 { 409 } else { 201 }, "write {i}");
     }
-    assert_eq!(gateway.count("customer").await, 41);
-    assert_eq!(gateway.count("contractgate_outbox").await, 41);
+    assert_eq!(gateway.probe().records("customer").await, 41);
+    assert_eq!(gateway.probe().events().await.len(), 41);
 }
 
-#[tokio::test]
-async fn records_stored_before_a_new_version_are_upgraded_on_read_and_write() {
-    let before = TestGateway::spawn(&support::test_contracts("customer-v1-only")).await;
+async fn records_stored_before_a_new_version_are_upgraded_on_read_and_write(backend: Backend) {
+    let before = TestGateway::on(backend, &support::test_contracts("customer-v1-only")).await;
     assert_eq!(
         before
             .post("customer", 1, &data("payloads/customer-v1.json"))
@@ -425,11 +396,21 @@ async fn records_stored_before_a_new_version_are_upgraded_on_read_and_write() {
         .send(Method::PATCH, path, &json!({"tier": "gold"}))
         .await;
     assert_eq!(patched.status(), 200);
-    let pool = gateway.db().await;
-    let (version, revision): (i64, i64) =
-        sqlx::query_as("SELECT version, revision FROM customer WHERE record_key = 'c-1'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!((version, revision), (2, 2));
+    let stored = gateway.probe().stored("customer", "c-1").await.unwrap();
+    assert_eq!((stored.version, stored.revision), (2, 2));
 }
+
+on_every_owner!(
+    a_v1_customer_is_stored_as_v2_and_read_back_in_either_version,
+    every_write_leaves_one_change_event_with_pii_redacted,
+    put_creates_then_replaces_and_bumps_the_revision,
+    patch_merges_then_validates_the_result,
+    delete_removes_the_record,
+    if_match_guards_updates_and_a_stale_one_changes_nothing,
+    a_second_create_of_the_same_key_is_a_conflict,
+    concurrent_patches_lose_no_update,
+    avro_orders_accept_natural_and_wrapped_json,
+    contracts_are_listed_with_their_versions_and_schemas,
+    concurrent_writes_each_get_their_own_outcome,
+    records_stored_before_a_new_version_are_upgraded_on_read_and_write,
+);

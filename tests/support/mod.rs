@@ -1,5 +1,8 @@
-//! `TestGateway`: the real gateway on a free port with its own SQLite file,
-//! so each test reads like a client's story.
+//! `TestGateway`: the real gateway on a free port over its own storage, so
+//! each test reads like a client's story. Tests that hold for every owner
+//! take a [`Backend`] and are listed in [`on_every_owner!`]; what they
+//! inspect in the owner goes through the gateway's [`Probe`], never through
+//! a backend's tables by name.
 #![allow(dead_code)] // each test binary uses a different part of this
 
 use std::path::{Path, PathBuf};
@@ -11,11 +14,158 @@ use reqwest::{Method, Response};
 use serde_json::Value;
 use sqlx::sqlite::SqlitePool;
 
+/// Runs async test functions `fn(Backend)` once per owner kind, each in a
+/// module named after it (`sqlite::a_test`).
+#[macro_export]
+macro_rules! on_every_owner {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::support::Backend::Sqlite).await
+                }
+            )+
+        }
+    };
+}
+
+/// A kind of owner the behaviour suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: an SQLite file in a temporary folder.
+    Sqlite,
+}
+
+/// One test's storage on a backend, fresh for the test and gone after it.
+pub enum Storage {
+    /// The data folder of the embedded default.
+    Sqlite(tempfile::TempDir),
+}
+
+impl Storage {
+    /// Fresh storage on a backend.
+    pub async fn create(backend: Backend) -> Storage {
+        match backend {
+            Backend::Sqlite => {
+                Storage::Sqlite(tempfile::tempdir().expect("a temporary data folder"))
+            }
+        }
+    }
+
+    /// The gateway config that stores `contracts` here.
+    pub fn config(&self, contracts: &Path, limits: Limits) -> Config {
+        let mut config = match self {
+            Storage::Sqlite(data) => Config::embedded(contracts, data.path()),
+        };
+        config.limits = limits;
+        config
+    }
+
+    /// The SQLite file of the embedded default.
+    pub fn sqlite_file(&self) -> PathBuf {
+        match self {
+            Storage::Sqlite(data) => data.path().join("contractgate.db"),
+        }
+    }
+
+    async fn sqlite(&self) -> SqlitePool {
+        SqlitePool::connect(&format!(
+            "sqlite://{}?mode=ro",
+            self.sqlite_file().display()
+        ))
+        .await
+        .expect("the database opens")
+    }
+}
+
+/// Reads what the owner holds, the way each backend stores it: a test names
+/// contracts and keys, never tables.
+pub struct Probe<'g> {
+    storage: &'g Storage,
+    gateway: &'g Gateway,
+}
+
+/// A record as its owner holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub version: u32,
+    pub revision: u64,
+    pub body: Value,
+}
+
+impl Probe<'_> {
+    fn table(&self, contract: &str) -> String {
+        let registry = self.gateway.registry();
+        let found = registry.get(contract).expect("a contract of the gateway");
+        found.table.clone()
+    }
+
+    /// How many records of a contract the owner holds.
+    pub async fn records(&self, contract: &str) -> i64 {
+        let table = self.table(contract);
+        match self.storage {
+            Storage::Sqlite(_) => {
+                let pool = self.storage.sqlite().await;
+                let count = sqlx::query_scalar(&format!(r#"SELECT COUNT(*) FROM "{table}""#))
+                    .fetch_one(&pool)
+                    .await
+                    .expect("the records table");
+                pool.close().await;
+                count
+            }
+        }
+    }
+
+    /// One record as the owner holds it.
+    pub async fn stored(&self, contract: &str, key: &str) -> Option<Stored> {
+        let table = self.table(contract);
+        match self.storage {
+            Storage::Sqlite(_) => {
+                let pool = self.storage.sqlite().await;
+                let row: Option<(i64, i64, String)> = sqlx::query_as(&format!(
+                    r#"SELECT version, revision, body FROM "{table}" WHERE record_key = ?"#
+                ))
+                .bind(key)
+                .fetch_optional(&pool)
+                .await
+                .expect("the records table");
+                pool.close().await;
+                row.map(|(version, revision, body)| Stored {
+                    version: version as u32,
+                    revision: revision as u64,
+                    body: serde_json::from_str(&body).expect("a JSON body"),
+                })
+            }
+        }
+    }
+
+    /// Every change event in the owner's journal, in the order written.
+    pub async fn events(&self) -> Vec<Value> {
+        match self.storage {
+            Storage::Sqlite(_) => {
+                let pool = self.storage.sqlite().await;
+                let events: Vec<String> =
+                    sqlx::query_scalar("SELECT event FROM contractgate_outbox ORDER BY seq")
+                        .fetch_all(&pool)
+                        .await
+                        .expect("the outbox");
+                pool.close().await;
+                events
+                    .iter()
+                    .map(|e| serde_json::from_str(e).expect("a JSON event"))
+                    .collect()
+            }
+        }
+    }
+}
+
 /// A gateway serving in the background of one test.
 pub struct TestGateway {
     pub base: String,
     pub client: reqwest::Client,
-    pub data: tempfile::TempDir,
+    pub storage: Arc<Storage>,
+    gateway: Arc<Gateway>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -34,67 +184,64 @@ pub fn test_contracts(name: &str) -> PathBuf {
 impl TestGateway {
     /// Serves `contracts` on the embedded default with default limits.
     pub async fn spawn(contracts: &Path) -> TestGateway {
-        Self::spawn_with(contracts, Limits::default()).await
+        Self::on(Backend::Sqlite, contracts).await
     }
 
-    /// Serves `contracts` with the given limits.
+    /// Serves `contracts` on fresh storage of a backend.
+    pub async fn on(backend: Backend, contracts: &Path) -> TestGateway {
+        Self::on_with(backend, contracts, Limits::default()).await
+    }
+
+    /// Serves `contracts` on the embedded default with the given limits.
     pub async fn spawn_with(contracts: &Path, limits: Limits) -> TestGateway {
-        let data = tempfile::tempdir().expect("a temporary data folder");
-        Self::serve(contracts, limits, data).await
+        Self::on_with(Backend::Sqlite, contracts, limits).await
     }
 
-    /// Stops this gateway and starts another on the same SQLite file with
-    /// other contracts, as a redeploy with a new contract version would.
+    /// Serves `contracts` on fresh storage of a backend, with limits.
+    pub async fn on_with(backend: Backend, contracts: &Path, limits: Limits) -> TestGateway {
+        let storage = Arc::new(Storage::create(backend).await);
+        Self::serve(storage.config(contracts, limits), storage).await
+    }
+
+    /// Stops this gateway and starts another on the same storage with other
+    /// contracts, as a redeploy with a new contract version would.
     pub async fn restart(mut self, contracts: &Path) -> TestGateway {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let data = tempfile::tempdir().expect("a temporary data folder");
-        let data = std::mem::replace(&mut self.data, data);
-        Self::serve(contracts, Limits::default(), data).await
+        let storage = self.storage.clone();
+        Self::serve(storage.config(contracts, Limits::default()), storage).await
     }
 
-    async fn serve(contracts: &Path, limits: Limits, data: tempfile::TempDir) -> TestGateway {
-        let mut config = Config::embedded(contracts, data.path());
-        config.limits = limits;
+    async fn serve(config: Config, storage: Arc<Storage>) -> TestGateway {
         let gateway = Arc::new(Gateway::open(config).await.expect("the gateway starts"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("an address"));
         let (shutdown, stop) = tokio::sync::oneshot::channel();
-        tokio::spawn(contractgate::http::serve(listener, gateway, async {
-            let _ = stop.await;
-        }));
+        tokio::spawn(contractgate::http::serve(
+            listener,
+            gateway.clone(),
+            async {
+                let _ = stop.await;
+            },
+        ));
         TestGateway {
             base,
             client: reqwest::Client::new(),
-            data,
+            storage,
+            gateway,
             shutdown: Some(shutdown),
         }
     }
 
-    /// The embedded SQLite file.
-    pub fn database(&self) -> PathBuf {
-        self.data.path().join("contractgate.db")
-    }
-
-    /// A connection to the embedded SQLite file, to check what was stored.
-    pub async fn db(&self) -> SqlitePool {
-        SqlitePool::connect(&format!("sqlite://{}?mode=ro", self.database().display()))
-            .await
-            .expect("the database opens")
-    }
-
-    /// Rows in a table of the embedded database.
-    pub async fn count(&self, table: &str) -> i64 {
-        let pool = self.db().await;
-        let count = sqlx::query_scalar(&format!(r#"SELECT COUNT(*) FROM "{table}""#))
-            .fetch_one(&pool)
-            .await
-            .expect("the table exists");
-        pool.close().await;
-        count
+    /// What the owner holds.
+    pub fn probe(&self) -> Probe<'_> {
+        Probe {
+            storage: &self.storage,
+            gateway: &self.gateway,
+        }
     }
 
     /// `path` under the gateway.
@@ -193,12 +340,16 @@ impl Drop for TestGateway {
     }
 }
 
-/// Asserts no customer record and no change event reached the owner.
+/// Asserts no record of any contract and no change event reached the owner.
 pub async fn nothing_written(gateway: &TestGateway) {
-    assert_eq!(gateway.count("customer").await, 0, "a record was written");
+    let probe = gateway.probe();
+    for contract in gateway.gateway.registry().contracts() {
+        let name = contract.name.as_str();
+        assert_eq!(probe.records(name).await, 0, "a {name} record was written");
+    }
     assert_eq!(
-        gateway.count("contractgate_outbox").await,
-        0,
+        probe.events().await,
+        Vec::<Value>::new(),
         "a change event was written"
     );
 }
