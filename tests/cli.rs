@@ -160,3 +160,20 @@ fn check_requires_owners_to_be_declared_systems_when_a_config_declares_systems()
     let (code, text) = check(Path::new("contracts"), work.path());
     assert_eq!(code, 0, "{text}");
 }
+
+#[test]
+fn serve_refuses_a_contract_whose_owner_is_not_a_system() {
+    // A configuration error, refused at start rather than answered with 503s.
+    let output = binary()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(broken("undeclared-owner"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("owner `billing` is not a system declared in the gateway config"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refuses to start"), "{stderr}");
+}
