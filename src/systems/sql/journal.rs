@@ -234,3 +234,136 @@ fn epoch_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     (now.unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::contract::{LoadOptions, Registry};
+    use crate::systems::sql::open_sqlite;
+    use crate::systems::{Mutation, Owner, Precondition, Write};
+
+    /// Two owners on one SQLite file, as two gateway instances would be,
+    /// with the example `customer` contract prepared.
+    async fn two_instances(file: &Path) -> (SqlOwner, SqlOwner, Registry) {
+        let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
+        let registry = Registry::load(&contracts, &LoadOptions::default()).expect("contracts");
+        let customer = registry.get("customer").expect("customer");
+        let first = open_sqlite(file).await.expect("first instance");
+        let second = open_sqlite(file).await.expect("second instance");
+        first.prepare(customer).await.expect("prepared");
+        second.prepare(customer).await.expect("prepared");
+        (first, second, registry)
+    }
+
+    async fn create(owner: &SqlOwner, registry: &Registry, id: &str) {
+        let customer = registry.get("customer").expect("customer");
+        let body =
+            json!({"id": id, "full_name": "Ada", "email": "ada@example.com", "tier": "gold"});
+        let (record, _) = customer
+            .accept(customer.stored_version().version, body)
+            .expect("valid");
+        let write = Write {
+            contract: customer.name.clone(),
+            key: record.key().clone(),
+            event_data: Some(record.body().clone()),
+            mutation: Mutation::Put(record),
+            precondition: Precondition::Absent,
+            patch: false,
+        };
+        owner.commit(write).await.expect("committed");
+    }
+
+    fn subjects(events: &[JournalEvent]) -> Vec<(u64, String)> {
+        events
+            .iter()
+            .map(|e| {
+                (
+                    e.position,
+                    e.event["subject"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_feed_pages_in_commit_order_and_resumes_without_gaps_or_repeats() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (first, second, registry) = two_instances(&folder.path().join("g.db")).await;
+        for id in ["c-1", "c-2", "c-3"] {
+            create(&first, &registry, id).await;
+        }
+        let page = first.changes_after(0, None, 2).await.expect("a page");
+        assert_eq!(subjects(&page), [(1, "c-1".into()), (2, "c-2".into())]);
+        create(&second, &registry, "c-4").await;
+        // Another instance reads on from the cursor and sees the rest once.
+        let rest = second.changes_after(2, None, 10).await.expect("the rest");
+        assert_eq!(subjects(&rest), [(3, "c-3".into()), (4, "c-4".into())]);
+        assert!(first
+            .changes_after(4, None, 10)
+            .await
+            .expect("none")
+            .is_empty());
+        let customer = ContractName::parse("customer").expect("a name");
+        let order = ContractName::parse("order").expect("a name");
+        assert_eq!(
+            first
+                .changes_after(0, Some(&customer), 10)
+                .await
+                .expect("all")
+                .len(),
+            4
+        );
+        assert!(first
+            .changes_after(0, Some(&order), 10)
+            .await
+            .expect("none")
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_relay_at_a_time_claims_events_in_order_until_it_marks_them() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (first, second, registry) = two_instances(&folder.path().join("g.db")).await;
+        for id in ["c-1", "c-2", "c-3"] {
+            create(&first, &registry, id).await;
+        }
+        let claimed = first.claim_unrelayed(2, 60_000).await.expect("claimed");
+        assert_eq!(subjects(&claimed), [(1, "c-1".into()), (2, "c-2".into())]);
+        // The other instance waits while the lease holds.
+        assert!(second
+            .claim_unrelayed(10, 60_000)
+            .await
+            .expect("none")
+            .is_empty());
+        first.mark_relayed(&[1, 2]).await.expect("marked");
+        let next = first.claim_unrelayed(10, 0).await.expect("claimed");
+        assert_eq!(subjects(&next), [(3, "c-3".into())]);
+        // A lease that ran out (0 ms) passes to whoever claims next.
+        let taken_over = second.claim_unrelayed(10, 60_000).await.expect("claimed");
+        assert_eq!(subjects(&taken_over), [(3, "c-3".into())]);
+    }
+
+    #[tokio::test]
+    async fn an_event_recorded_apart_from_its_write_joins_the_feed() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (first, _, registry) = two_instances(&folder.path().join("g.db")).await;
+        let customer = registry.get("customer").expect("customer");
+        let key = crate::contract::RecordKey::parse("c-9").expect("a key");
+        let event = ChangeEvent::new(
+            &customer.name,
+            customer.stored_version().version,
+            &key,
+            crate::events::EventType::Created,
+            1,
+            None,
+        );
+        first.record(&event).await.expect("recorded");
+        let feed = first.changes_after(0, None, 10).await.expect("the feed");
+        assert_eq!(subjects(&feed), [(1, "c-9".into())]);
+        assert_eq!(feed[0].event["id"], event.id);
+    }
+}
