@@ -217,7 +217,9 @@ struct Walker {
     cache: HashMap<PathBuf, Rc<Doc>>,
 }
 
-type Step = Result<(), Error>;
+/// What walking a pair of subschemas returns: the changes go to
+/// `Walker::found`, so only a `$ref` that cannot be followed fails.
+type WalkResult = Result<(), Error>;
 
 impl Walker {
     fn root(&mut self, input: Input<'_>) -> Node {
@@ -278,7 +280,7 @@ impl Walker {
         result
     }
 
-    fn compare(&mut self, w: Node, r: Node) -> Step {
+    fn compare(&mut self, w: Node, r: Node) -> WalkResult {
         let (w, w_ref) = self.resolve(w)?;
         let (r, r_ref) = self.resolve(r)?;
         if !(w_ref || r_ref) {
@@ -297,7 +299,7 @@ impl Walker {
         result
     }
 
-    fn compare_resolved(&mut self, w: &Node, r: &Node) -> Step {
+    fn compare_resolved(&mut self, w: &Node, r: &Node) -> WalkResult {
         if w.is_false() || is_empty_schema(&r.value) && !w.value.is_object() {
             // Nothing old to read, or a reader that accepts anything.
             return Ok(());
