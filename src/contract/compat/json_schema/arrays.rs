@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::content_model::{Extra, ITEM};
-use super::{is_empty_schema, ChangeKind, Node, Step, Walker};
+use super::{is_empty_schema, ChangeKind, Node, WalkResult, Walker};
 use ChangeKind::*;
 
 /// An array schema's items: a tuple prefix and the schema of the rest.
@@ -40,7 +40,7 @@ impl Items {
 }
 
 impl Walker {
-    pub(super) fn arrays(&mut self, w: &Node, r: &Node) -> Step {
+    pub(super) fn arrays(&mut self, w: &Node, r: &Node) -> WalkResult {
         let (old, new) = (Items::of(w), Items::of(r));
         if old.prefix_len == 0 && new.prefix_len == 0 {
             self.list(w, r, &old, &new)?;
@@ -120,7 +120,7 @@ impl Walker {
     }
 
     /// Both sides are plain lists: one schema for every item.
-    fn list(&mut self, w: &Node, r: &Node, old: &Items, new: &Items) -> Step {
+    fn list(&mut self, w: &Node, r: &Node, old: &Items, new: &Items) -> WalkResult {
         let present =
             |n: &Node, items: &Items| n.get(items.rest_key).is_some_and(|v| !is_empty_schema(v));
         let tokens = ([old.rest_key], [new.rest_key]);
@@ -148,7 +148,7 @@ impl Walker {
         }
     }
 
-    fn tuple(&mut self, w: &Node, r: &Node, old: &Items, new: &Items) -> Step {
+    fn tuple(&mut self, w: &Node, r: &Node, old: &Items, new: &Items) -> WalkResult {
         for i in 0..old.prefix_len.max(new.prefix_len) {
             let index = i.to_string();
             let w_tokens = [old.prefix_key, index.as_str()];

@@ -7,13 +7,13 @@
 
 use serde_json::{Map, Value};
 
-use super::{ChangeKind, Found, Node, Step, Walker};
+use super::{ChangeKind, Found, Node, WalkResult, Walker};
 use ChangeKind::*;
 
 const COMBINATORS: [&str; 3] = ["allOf", "anyOf", "oneOf"];
 
 impl Walker {
-    pub(super) fn combinators(&mut self, w: &Node, r: &Node) -> Step {
+    pub(super) fn combinators(&mut self, w: &Node, r: &Node) -> WalkResult {
         let present = |n: &Node| -> Vec<&'static str> {
             COMBINATORS
                 .into_iter()
@@ -49,7 +49,7 @@ impl Walker {
     }
 
     /// Both sides have `key`: pair the branches.
-    fn branches(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+    fn branches(&mut self, w: &Node, r: &Node, key: &str) -> WalkResult {
         let old = distinct(w.array(key));
         let new = distinct(r.array(key));
         let mut results: Vec<Vec<Vec<Found>>> = Vec::new();
@@ -117,7 +117,7 @@ impl Walker {
     }
 
     /// The reader dropped `key`.
-    fn combinator_removed(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+    fn combinator_removed(&mut self, w: &Node, r: &Node, key: &str) -> WalkResult {
         if key == "allOf" {
             self.report(
                 PRODUCT_TYPE_NARROWED,
@@ -147,7 +147,7 @@ impl Walker {
     }
 
     /// The reader introduced `key`.
-    fn combinator_added(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+    fn combinator_added(&mut self, w: &Node, r: &Node, key: &str) -> WalkResult {
         let count = r.array(key).map_or(0, Vec::len);
         if key == "allOf" {
             for j in 0..count {
@@ -213,7 +213,7 @@ impl Walker {
         })
     }
 
-    pub(super) fn negation(&mut self, w: &Node, r: &Node) -> Step {
+    pub(super) fn negation(&mut self, w: &Node, r: &Node) -> WalkResult {
         match (w.get("not").is_some(), r.get("not").is_some()) {
             (true, false) => self.report(NOT_TYPE_NARROWED, w, r, &["not"], "`not` removed".into()),
             (false, true) => self.report(NOT_TYPE_EXTENDED, w, r, &["not"], "`not` added".into()),
@@ -233,7 +233,7 @@ impl Walker {
         Ok(())
     }
 
-    pub(super) fn conditional(&mut self, w: &Node, r: &Node) -> Step {
+    pub(super) fn conditional(&mut self, w: &Node, r: &Node) -> WalkResult {
         let keys = ["if", "then", "else"];
         let has = |n: &Node| keys.iter().any(|k| n.get(k).is_some());
         match (has(w), has(r)) {

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::content_model::{constrains, Extra, PROPERTY};
-use super::{is_empty_schema, ChangeKind, Node, Step, Walker};
+use super::{is_empty_schema, ChangeKind, Node, WalkResult, Walker};
 use crate::contract::Error;
 use ChangeKind::*;
 
 impl Walker {
-    pub(super) fn objects(&mut self, w: &Node, r: &Node) -> Step {
+    pub(super) fn objects(&mut self, w: &Node, r: &Node) -> WalkResult {
         let unopen_required = self.properties(w, r)?;
         self.required(w, r, &unopen_required)?;
         self.dependencies(w, r)?;
@@ -112,7 +112,7 @@ impl Walker {
         Ok(judged)
     }
 
-    fn property_removed(&mut self, w: &Node, r: &Node, name: &str) -> Step {
+    fn property_removed(&mut self, w: &Node, r: &Node, name: &str) -> WalkResult {
         let tokens = ["properties", name];
         let (extra, partial) = (extra_for(r, name), is_partially_open(r));
         let kind = self.member_removed(w.child(&tokens), extra, partial, &PROPERTY)?;
@@ -120,7 +120,7 @@ impl Walker {
         Ok(())
     }
 
-    fn required(&mut self, w: &Node, r: &Node, judged: &BTreeSet<String>) -> Step {
+    fn required(&mut self, w: &Node, r: &Node, judged: &BTreeSet<String>) -> WalkResult {
         let (old, new) = (required(w), required(r));
         for name in old.difference(&new) {
             self.report(
@@ -143,7 +143,7 @@ impl Walker {
         Ok(())
     }
 
-    fn dependencies(&mut self, w: &Node, r: &Node) -> Step {
+    fn dependencies(&mut self, w: &Node, r: &Node) -> WalkResult {
         let (old, new) = (dependent_required(w), dependent_required(r));
         for name in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
             let detail = format!("dependency of `{name}`");
@@ -181,7 +181,7 @@ impl Walker {
         Ok(())
     }
 
-    fn pattern_properties(&mut self, w: &Node, r: &Node) -> Step {
+    fn pattern_properties(&mut self, w: &Node, r: &Node) -> WalkResult {
         let (old, new) = (names(w, "patternProperties"), names(r, "patternProperties"));
         for pattern in old.union(&new) {
             let tokens = ["patternProperties", pattern.as_str()];
@@ -202,7 +202,7 @@ impl Walker {
     }
 
     /// A keyword holding one optional subschema (`propertyNames`, `contains`).
-    pub(super) fn optional_subschema(&mut self, w: &Node, r: &Node, key: &str) -> Step {
+    pub(super) fn optional_subschema(&mut self, w: &Node, r: &Node, key: &str) -> WalkResult {
         match (w.get(key), r.get(key)) {
             (Some(_), Some(_)) => self.compare(w.child(&[key]), r.child(&[key])),
             (Some(_), None) => {
@@ -226,7 +226,7 @@ impl Walker {
         (w, w_key): (&Node, &str),
         (r, r_key): (&Node, &str),
         [added, removed, extended, narrowed]: [ChangeKind; 4],
-    ) -> Step {
+    ) -> WalkResult {
         let (old, new) = (w.get(w_key), r.get(r_key));
         let forbids = |v: Option<&Value>| v == Some(&Value::Bool(false));
         let constrains = |v: Option<&Value>| v.is_some_and(constrains);
