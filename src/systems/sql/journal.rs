@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::AnyConnection;
+use sqlx::{Any, AnyConnection, Transaction};
 
 use super::dialect::Dialect;
 use super::SqlOwner;
@@ -91,20 +91,27 @@ impl JournalStatements {
 type FeedRow = (i64, Option<String>, Option<i64>);
 
 impl SqlOwner {
-    /// Gives positions to committed events that have none, in one
-    /// transaction holding the feed row's lock (see `systems/journal.rs`).
-    async fn sequence(&self) -> Result<(), Error> {
-        let sql = &self.procedure.journal;
+    /// A write transaction holding the feed row's lock, and the row.
+    async fn lock_feed(&self) -> Result<(Transaction<'static, Any>, FeedRow), Error> {
         let classify = |e| self.classify(e);
         let mut transaction = self
             .writer
             .begin_with(self.procedure.dialect.begin())
             .await
             .map_err(classify)?;
-        let (last, _, _): FeedRow = sqlx::query_as(&sql.lock_feed)
+        let row = sqlx::query_as(&self.procedure.journal.lock_feed)
             .fetch_one(&mut *transaction)
             .await
             .map_err(classify)?;
+        Ok((transaction, row))
+    }
+
+    /// Gives positions to committed events that have none, in one
+    /// transaction holding the feed row's lock (see `systems/journal.rs`).
+    async fn sequence(&self) -> Result<(), Error> {
+        let sql = &self.procedure.journal;
+        let classify = |e| self.classify(e);
+        let (mut transaction, (last, _, _)) = self.lock_feed().await?;
         let unsequenced: Vec<i64> = sqlx::query_scalar(&sql.unsequenced)
             .bind(SEQUENCE_LIMIT)
             .fetch_all(&mut *transaction)
@@ -172,15 +179,7 @@ impl Journal for SqlOwner {
         self.sequence().await?;
         let sql = &self.procedure.journal;
         let classify = |e| self.classify(e);
-        let mut transaction = self
-            .writer
-            .begin_with(self.procedure.dialect.begin())
-            .await
-            .map_err(classify)?;
-        let (_, holder, until): FeedRow = sqlx::query_as(&sql.lock_feed)
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(classify)?;
+        let (mut transaction, (_, holder, until)) = self.lock_feed().await?;
         let now = epoch_millis();
         let held_by_another =
             holder.as_deref() != Some(self.instance.as_str()) && until.is_some_and(|t| t > now);
