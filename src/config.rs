@@ -42,6 +42,31 @@ pub enum SystemConfig {
         /// The database file; created when missing.
         path: PathBuf,
     },
+    /// A PostgreSQL database.
+    Postgres {
+        /// `postgres://user:password@host:port/database`; keep the password
+        /// in the environment with `${NAME}`.
+        url: String,
+        /// The schema the gateway's and the records' tables live in,
+        /// created when missing; without it, the connection's search path.
+        #[serde(default)]
+        schema: Option<String>,
+        /// Pooled connections.
+        #[serde(default = "default_connections")]
+        connections: u32,
+    },
+    /// A MySQL or MariaDB database.
+    Mysql {
+        /// `mysql://user:password@host:port/database`.
+        url: String,
+        /// Pooled connections.
+        #[serde(default = "default_connections")]
+        connections: u32,
+    },
+}
+
+fn default_connections() -> u32 {
+    16
 }
 
 /// Bounds on what one request may ask of the gateway.

@@ -14,7 +14,7 @@ pub mod schema;
 
 pub use error::Error;
 pub use model::{Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord};
-pub use names::{ContractName, RecordKey, Version};
+pub use names::{is_sql_identifier, ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;
 pub use registry::{LoadOptions, Registry};
 pub use schema::{RefRoots, Schema, SchemaDocument, SchemaFormat, Violation};

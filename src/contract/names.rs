@@ -154,6 +154,14 @@ impl fmt::Display for RecordKey {
     }
 }
 
+/// Whether a name can be a table, column or schema name in every SQL
+/// dialect unquoted: a letter, then letters, digits and `_`, 63 at most.
+pub fn is_sql_identifier(name: &str) -> bool {
+    name.len() <= 63
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

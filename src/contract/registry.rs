@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::compat::Mode;
 use super::evolve::Step;
 use super::model::{Concurrency, Contract, ContractVersion, Status};
-use super::names::{ContractName, Version};
+use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
 use super::schema::{read_json, RefRoots, Schema, SchemaDocument};
 use super::Error;
@@ -378,10 +378,4 @@ fn example_kind(name: &str) -> Option<(Version, bool)> {
         _ => return None,
     };
     name.ends_with(".json").then_some((version, valid))
-}
-
-fn is_sql_identifier(name: &str) -> bool {
-    name.len() <= 63
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -209,14 +210,20 @@ pub type Systems = BTreeMap<String, System>;
 pub async fn connect(systems: &BTreeMap<String, SystemConfig>) -> anyhow::Result<Systems> {
     let mut connected = Systems::new();
     for (name, config) in systems {
-        let system = match config {
-            SystemConfig::Sqlite { path } => {
-                let owner = Arc::new(sql::open_sqlite(path).await?);
-                System {
-                    owner: owner.clone(),
-                    journal: owner,
-                }
-            }
+        let owner = match config {
+            SystemConfig::Sqlite { path } => sql::open_sqlite(path).await,
+            SystemConfig::Postgres {
+                url,
+                schema,
+                connections,
+            } => sql::open_postgres(url, schema.as_deref(), *connections).await,
+            SystemConfig::Mysql { url, connections } => sql::open_mysql(url, *connections).await,
+        }
+        .with_context(|| format!("system `{name}`"))?;
+        let owner = Arc::new(owner);
+        let system = System {
+            owner: owner.clone(),
+            journal: owner,
         };
         connected.insert(name.clone(), system);
     }

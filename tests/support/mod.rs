@@ -8,22 +8,37 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use contractgate::config::{Config, Limits};
+use contractgate::config::{Config, Limits, SystemConfig, EMBEDDED_SYSTEM};
 use contractgate::gateway::Gateway;
 use reqwest::{Method, Response};
 use serde_json::Value;
-use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
 
 /// Runs async test functions `fn(Backend)` once per owner kind, each in a
-/// module named after it (`sqlite::a_test`).
+/// module named after it (`postgres::a_test`). A backend whose server is not
+/// reachable is skipped loudly, or fails the test when
+/// `CONTRACTGATE_REQUIRE_SERVICES` is set (CI).
 #[macro_export]
 macro_rules! on_every_owner {
     ($($test:ident),+ $(,)?) => {
-        mod sqlite {
+        $crate::on_owner!(sqlite, Sqlite, $($test),+);
+        $crate::on_owner!(postgres, Postgres, $($test),+);
+        $crate::on_owner!(mariadb, Mysql, $($test),+);
+    };
+}
+
+/// One module of [`on_every_owner!`].
+#[macro_export]
+macro_rules! on_owner {
+    ($module:ident, $backend:ident, $($test:ident),+) => {
+        mod $module {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    super::$test($crate::support::Backend::Sqlite).await
+                    let backend = $crate::support::Backend::$backend;
+                    if backend.available().await {
+                        super::$test(backend).await
+                    }
                 }
             )+
         }
@@ -35,29 +50,110 @@ macro_rules! on_every_owner {
 pub enum Backend {
     /// The embedded default: an SQLite file in a temporary folder.
     Sqlite,
+    /// A schema of its own in the PostgreSQL at
+    /// `CONTRACTGATE_TEST_POSTGRES_URL`.
+    Postgres,
+    /// A database of its own in the MariaDB (or MySQL) at
+    /// `CONTRACTGATE_TEST_MYSQL_URL`.
+    Mysql,
 }
 
-/// One test's storage on a backend, fresh for the test and gone after it.
+impl Backend {
+    /// The server URL tests use for this backend (none for SQLite).
+    pub fn server_url(self) -> Option<String> {
+        let (variable, default) = match self {
+            Backend::Sqlite => return None,
+            Backend::Postgres => (
+                "CONTRACTGATE_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            ),
+            Backend::Mysql => (
+                "CONTRACTGATE_TEST_MYSQL_URL",
+                "mysql://root@127.0.0.1:3306/test",
+            ),
+        };
+        Some(std::env::var(variable).unwrap_or_else(|_| default.to_owned()))
+    }
+
+    /// Whether the backend's server answers. When it does not, the test is
+    /// skipped with a warning, unless CI requires every service.
+    pub async fn available(self) -> bool {
+        let Some(url) = self.server_url() else {
+            return true;
+        };
+        sqlx::any::install_default_drivers();
+        match sqlx::AnyPool::connect(&url).await {
+            Ok(pool) => {
+                pool.close().await;
+                true
+            }
+            Err(error) if std::env::var_os("CONTRACTGATE_REQUIRE_SERVICES").is_some() => {
+                panic!("{self:?} is required (CONTRACTGATE_REQUIRE_SERVICES) but {url} does not answer: {error}")
+            }
+            Err(error) => {
+                eprintln!("SKIPPED: {self:?} at {url} does not answer ({error}); this test did not run on it");
+                false
+            }
+        }
+    }
+}
+
+/// One test's storage on a backend, fresh for the test and removed after.
 pub enum Storage {
     /// The data folder of the embedded default.
     Sqlite(tempfile::TempDir),
+    /// A schema of the test server, dropped after the test.
+    Postgres { server: String, schema: String },
+    /// A database of the test server, dropped after the test.
+    Mysql { server: String, database: String },
+}
+
+/// A name no other test uses.
+fn unique_name() -> String {
+    format!("cg_{}", uuid::Uuid::new_v4().simple())
 }
 
 impl Storage {
     /// Fresh storage on a backend.
     pub async fn create(backend: Backend) -> Storage {
-        match backend {
-            Backend::Sqlite => {
-                Storage::Sqlite(tempfile::tempdir().expect("a temporary data folder"))
+        match (backend, backend.server_url()) {
+            (Backend::Postgres, Some(server)) => Storage::Postgres {
+                server,
+                schema: unique_name(),
+            },
+            (Backend::Mysql, Some(server)) => {
+                let database = unique_name();
+                admin(&server, &format!("CREATE DATABASE {database}")).await;
+                Storage::Mysql { server, database }
             }
+            _ => Storage::Sqlite(tempfile::tempdir().expect("a temporary data folder")),
         }
     }
 
-    /// The gateway config that stores `contracts` here.
+    /// The gateway config that stores every contract of `contracts` here.
     pub fn config(&self, contracts: &Path, limits: Limits) -> Config {
         let mut config = match self {
             Storage::Sqlite(data) => Config::embedded(contracts, data.path()),
+            // No embedded file is opened: the one system is replaced below.
+            _ => Config::embedded(contracts, &std::env::temp_dir()),
         };
+        let system = match self {
+            Storage::Sqlite(_) => None,
+            Storage::Postgres { server, schema } => Some(SystemConfig::Postgres {
+                url: server.clone(),
+                schema: Some(schema.clone()),
+                connections: 8,
+            }),
+            Storage::Mysql { .. } => Some(SystemConfig::Mysql {
+                url: self.url(),
+                connections: 8,
+            }),
+        };
+        if let Some(system) = system {
+            // The embedded default's one system, of another kind: it owns
+            // every contract whatever its `owner` says.
+            config.systems = [(EMBEDDED_SYSTEM.to_owned(), system)].into();
+        }
         config.limits = limits;
         config
     }
@@ -66,17 +162,80 @@ impl Storage {
     pub fn sqlite_file(&self) -> PathBuf {
         match self {
             Storage::Sqlite(data) => data.path().join("contractgate.db"),
+            _ => panic!("not an SQLite storage"),
         }
     }
 
-    async fn sqlite(&self) -> SqlitePool {
-        SqlitePool::connect(&format!(
-            "sqlite://{}?mode=ro",
-            self.sqlite_file().display()
-        ))
-        .await
-        .expect("the database opens")
+    /// A URL the probe connects with.
+    fn url(&self) -> String {
+        match self {
+            Storage::Sqlite(_) => format!("sqlite://{}?mode=ro", self.sqlite_file().display()),
+            Storage::Postgres { server, .. } => server.clone(),
+            Storage::Mysql { server, database } => {
+                let mut url = url::Url::parse(server).expect("a server URL");
+                url.set_path(database);
+                url.to_string()
+            }
+        }
     }
+
+    /// A table of this storage, qualified and quoted.
+    fn table(&self, table: &str) -> String {
+        match self {
+            Storage::Sqlite(_) => format!(r#""{table}""#),
+            Storage::Postgres { schema, .. } => format!(r#""{schema}"."{table}""#),
+            Storage::Mysql { .. } => format!("`{table}`"),
+        }
+    }
+
+    async fn rows(&self, sql: &str, key: Option<&str>) -> Vec<sqlx::any::AnyRow> {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.url())
+            .await
+            .expect("the storage opens");
+        let mut query = sqlx::query(sql);
+        if let Some(key) = key {
+            query = query.bind(key.to_owned());
+        }
+        let rows = query.fetch_all(&pool).await.expect("the query runs");
+        pool.close().await;
+        rows
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        let statement = match self {
+            Storage::Sqlite(_) => return,
+            Storage::Postgres { schema, .. } => format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            Storage::Mysql { database, .. } => format!("DROP DATABASE IF EXISTS {database}"),
+        };
+        let server = match self {
+            Storage::Postgres { server, .. } | Storage::Mysql { server, .. } => server.clone(),
+            Storage::Sqlite(_) => return,
+        };
+        // Drop runs outside any runtime's reach: clean up on a thread of
+        // its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Runtime::new() {
+                runtime.block_on(admin(&server, &statement));
+            }
+        })
+        .join();
+    }
+}
+
+/// Runs one administrative statement on a test server.
+async fn admin(server: &str, statement: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(server)
+        .await
+        .expect("the test server answers");
+    sqlx::query(statement)
+        .execute(&pool)
+        .await
+        .expect("the statement runs");
+    pool.close().await;
 }
 
 /// Reads what the owner holds, the way each backend stores it: a test names
@@ -98,66 +257,50 @@ impl Probe<'_> {
     fn table(&self, contract: &str) -> String {
         let registry = self.gateway.registry();
         let found = registry.get(contract).expect("a contract of the gateway");
-        found.table.clone()
+        self.storage.table(&found.table)
     }
 
     /// How many records of a contract the owner holds.
     pub async fn records(&self, contract: &str) -> i64 {
-        let table = self.table(contract);
-        match self.storage {
-            Storage::Sqlite(_) => {
-                let pool = self.storage.sqlite().await;
-                let count = sqlx::query_scalar(&format!(r#"SELECT COUNT(*) FROM "{table}""#))
-                    .fetch_one(&pool)
-                    .await
-                    .expect("the records table");
-                pool.close().await;
-                count
-            }
-        }
+        let sql = format!("SELECT COUNT(*) FROM {}", self.table(contract));
+        self.storage.rows(&sql, None).await[0].get(0)
     }
 
     /// One record as the owner holds it.
     pub async fn stored(&self, contract: &str, key: &str) -> Option<Stored> {
-        let table = self.table(contract);
-        match self.storage {
-            Storage::Sqlite(_) => {
-                let pool = self.storage.sqlite().await;
-                let row: Option<(i64, i64, String)> = sqlx::query_as(&format!(
-                    r#"SELECT version, revision, body FROM "{table}" WHERE record_key = ?"#
-                ))
-                .bind(key)
-                .fetch_optional(&pool)
-                .await
-                .expect("the records table");
-                pool.close().await;
-                row.map(|(version, revision, body)| Stored {
-                    version: version as u32,
-                    revision: revision as u64,
-                    body: serde_json::from_str(&body).expect("a JSON body"),
-                })
-            }
-        }
+        let (param, body) = match self.storage {
+            Storage::Postgres { .. } => ("$1", "body::text"),
+            _ => ("?", "body"),
+        };
+        let sql = format!(
+            "SELECT version, revision, {body} FROM {} WHERE record_key = {param}",
+            self.table(contract)
+        );
+        let rows = self.storage.rows(&sql, Some(key)).await;
+        rows.first().map(|row| Stored {
+            version: row.get::<i64, _>(0) as u32,
+            revision: row.get::<i64, _>(1) as u64,
+            body: serde_json::from_str(&text(row, 2)).expect("a JSON body"),
+        })
     }
 
     /// Every change event in the owner's journal, in the order written.
     pub async fn events(&self) -> Vec<Value> {
-        match self.storage {
-            Storage::Sqlite(_) => {
-                let pool = self.storage.sqlite().await;
-                let events: Vec<String> =
-                    sqlx::query_scalar("SELECT event FROM contractgate_outbox ORDER BY seq")
-                        .fetch_all(&pool)
-                        .await
-                        .expect("the outbox");
-                pool.close().await;
-                events
-                    .iter()
-                    .map(|e| serde_json::from_str(e).expect("a JSON event"))
-                    .collect()
-            }
-        }
+        let sql = format!(
+            "SELECT event FROM {} ORDER BY seq",
+            self.storage.table("contractgate_outbox")
+        );
+        let rows = self.storage.rows(&sql, None).await;
+        rows.iter()
+            .map(|row| serde_json::from_str(&text(row, 0)).expect("a JSON event"))
+            .collect()
     }
+}
+
+/// A text column, also when MariaDB sends it as a blob.
+fn text(row: &sqlx::any::AnyRow, index: usize) -> String {
+    row.try_get::<String, _>(index)
+        .unwrap_or_else(|_| String::from_utf8(row.get::<Vec<u8>, _>(index)).expect("UTF-8 text"))
 }
 
 /// A gateway serving in the background of one test.

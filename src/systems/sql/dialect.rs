@@ -21,6 +21,14 @@ pub trait Dialect: Send + Sync + 'static {
     fn quote(&self, identifier: &str) -> String;
     /// The placeholder of the `index`th (1-based) bound parameter.
     fn param(&self, index: usize) -> String;
+    /// The placeholder of a parameter bound as JSON text into a JSON column.
+    fn json_param(&self, index: usize) -> String {
+        self.param(index)
+    }
+    /// A JSON column read back as text.
+    fn json_text(&self, column: &str) -> String {
+        column.to_owned()
+    }
     /// The DDL of a contract's record table in the default layout; `table`
     /// is quoted already.
     fn create_records_table(&self, table: &str) -> String;
@@ -57,5 +65,32 @@ pub trait Dialect: Send + Sync + 'static {
             .map(|index| self.param(index))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// A text column as any engine sends it: MySQL and MariaDB send `TEXT`
+/// columns as blobs, which sqlx's `String` will not decode.
+pub struct Text(pub String);
+
+impl sqlx::Type<sqlx::Any> for Text {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+            || <Vec<u8> as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Text {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        use sqlx::ValueRef;
+        if value.type_info().kind() == sqlx::any::AnyTypeInfoKind::Blob {
+            let bytes = <Vec<u8> as sqlx::Decode<sqlx::Any>>::decode(value)?;
+            Ok(Text(String::from_utf8(bytes)?))
+        } else {
+            Ok(Text(<String as sqlx::Decode<sqlx::Any>>::decode(value)?))
+        }
     }
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::{Any, AnyConnection, Transaction};
 
-use super::dialect::Dialect;
+use super::dialect::{Dialect, Text};
 use super::SqlOwner;
 use crate::contract::ContractName;
 use crate::events::{now_rfc3339, ChangeEvent};
@@ -163,7 +163,7 @@ impl Journal for SqlOwner {
                 .bind(contract.as_str()),
             None => sqlx::query_as(&sql.changes).bind(cursor as i64),
         };
-        let rows: Vec<(i64, String)> = query
+        let rows: Vec<(i64, Text)> = query
             .bind(limit as i64)
             .fetch_all(&self.readers)
             .await
@@ -192,7 +192,7 @@ impl Journal for SqlOwner {
             .execute(&mut *transaction)
             .await
             .map_err(classify)?;
-        let rows: Vec<(i64, String)> = sqlx::query_as(&sql.unrelayed)
+        let rows: Vec<(i64, Text)> = sqlx::query_as(&sql.unrelayed)
             .bind(limit as i64)
             .fetch_all(&mut *transaction)
             .await
@@ -221,7 +221,7 @@ impl Journal for SqlOwner {
     }
 }
 
-fn journal_event((position, event): (i64, String)) -> Result<JournalEvent, Error> {
+fn journal_event((position, Text(event)): (i64, Text)) -> Result<JournalEvent, Error> {
     Ok(JournalEvent {
         position: position as u64,
         event: serde_json::from_str::<Value>(&event)

@@ -15,6 +15,8 @@
 
 mod dialect;
 mod journal;
+mod mysql;
+mod postgres;
 mod procedure;
 mod sqlite;
 
@@ -33,6 +35,8 @@ use dialect::Dialect;
 use journal::JournalStatements;
 use procedure::RecordStatements;
 
+pub use mysql::open as open_mysql;
+pub use postgres::open as open_postgres;
 pub use sqlite::open as open_sqlite;
 
 /// A database holding records and the gateway's journal.
@@ -230,7 +234,7 @@ impl Procedure {
         write: Write,
     ) -> Result<Result<Committed, Error>, Error> {
         let run = |sql: &'static str| sqlx::query(sql);
-        run("SAVEPOINT write")
+        run("SAVEPOINT contractgate_write")
             .execute(&mut *connection)
             .await
             .map_err(|e| self.dialect.classify(e))?;
@@ -239,12 +243,12 @@ impl Procedure {
             if !error.is_domain() {
                 return Err(error.clone());
             }
-            run("ROLLBACK TO SAVEPOINT write")
+            run("ROLLBACK TO SAVEPOINT contractgate_write")
                 .execute(&mut *connection)
                 .await
                 .map_err(|e| self.dialect.classify(e))?;
         }
-        run("RELEASE SAVEPOINT write")
+        run("RELEASE SAVEPOINT contractgate_write")
             .execute(&mut *connection)
             .await
             .map_err(|e| self.dialect.classify(e))?;

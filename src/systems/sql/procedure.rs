@@ -5,7 +5,7 @@
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
 
-use super::dialect::Dialect;
+use super::dialect::{Dialect, Text};
 use super::Procedure;
 use crate::contract::{RecordKey, Version};
 use crate::events::{now_rfc3339, ChangeEvent};
@@ -35,15 +35,20 @@ impl RecordStatements {
                 dialect.lock_rows()
             ),
             insert: format!(
-                "INSERT INTO {table} (record_key, version, revision, body, updated_at) VALUES ({})",
-                dialect.params(1, 5)
+                "INSERT INTO {table} (record_key, version, revision, body, updated_at) \
+                 VALUES ({}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                dialect.json_param(4),
+                p(5)
             ),
             update: format!(
                 "UPDATE {table} SET version = {}, revision = {}, body = {}, updated_at = {} \
                  WHERE record_key = {} AND revision = {}",
                 p(1),
                 p(2),
-                p(3),
+                dialect.json_param(3),
                 p(4),
                 p(5),
                 p(6)
@@ -54,7 +59,8 @@ impl RecordStatements {
                 p(2)
             ),
             read: format!(
-                "SELECT version, revision, body FROM {table} WHERE record_key = {}",
+                "SELECT version, revision, {} FROM {table} WHERE record_key = {}",
+                dialect.json_text("body"),
                 p(1)
             ),
         }
@@ -67,12 +73,12 @@ impl RecordStatements {
         pool: &AnyPool,
         key: &RecordKey,
     ) -> Result<Option<StoredRecord>, Error> {
-        let row: Option<(i64, i64, String)> = sqlx::query_as(&self.read)
+        let row: Option<(i64, i64, Text)> = sqlx::query_as(&self.read)
             .bind(key.as_str())
             .fetch_optional(pool)
             .await
             .map_err(|e| dialect.classify(e))?;
-        let Some((version, revision, body)) = row else {
+        let Some((version, revision, Text(body))) = row else {
             return Ok(None);
         };
         Ok(Some(StoredRecord {
