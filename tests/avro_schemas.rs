@@ -15,7 +15,7 @@ fn manifest_dir() -> PathBuf {
 }
 
 fn conformance_dir() -> PathBuf {
-    manifest_dir().join("../shared/conformance/avro/schema_tests")
+    manifest_dir().join("tests/data/avro/schema_tests")
 }
 
 /// Compiles `path` as Avro whatever its extension: the conformance files

@@ -1,7 +1,7 @@
-//! The Avro rules (`../shared/conformance/avro-rules.md`): every row of its
+//! The Avro rules (`tests/data/compat/avro-rules.md`): every row of its
 //! table in both directions (`tests/data/compat/avro/cases.json`), the
 //! S1/S2/S3 history examples, and the Avro project's own schema tests
-//! (`../shared/conformance/avro/schema_tests/{pass,fail}`, read in place).
+//! (`tests/data/avro/schema_tests/{pass,fail}`).
 
 mod compat_common;
 
@@ -135,7 +135,7 @@ fn full_is_both_directions() {
 
 fn schema_tests(kind: &str) -> Vec<PathBuf> {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conformance/avro/schema_tests")
+        .join("tests/data/avro/schema_tests")
         .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))

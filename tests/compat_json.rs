@@ -1,4 +1,4 @@
-//! The JSON Schema rules (`../shared/conformance/json-schema-compat-rules.md`)
+//! The JSON Schema rules (`tests/data/compat/json-schema-compat-rules.md`)
 //! as a table: `tests/data/compat/json/cases.json` names the rule, the old
 //! and new schema, the STRICT (and, where it differs, LENIENT) backward
 //! verdict and the change kinds that must be reported.

@@ -14,8 +14,8 @@ use contractgate::contract::{Schema, SchemaDocument};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The suite, relative to the project root (see `../shared/conformance/README.md`).
-const SUITE: &str = "../shared/conformance/json-schema-test-suite";
+/// The suite, relative to the project root (origin in `tests/data/README.md`).
+const SUITE: &str = "tests/data/json-schema-test-suite";
 /// The documented limitations, one failing case a line.
 const LIMITATIONS: &str = "tests/data/json-schema-limitations.txt";
 /// Remote `$ref`s of the suite point below this prefix; `remotes/` serves them.

@@ -45,8 +45,6 @@ pub struct ContractVersion {
     pub status: Status,
     /// The compiled schema.
     pub schema: Schema,
-    /// The schema file, for messages.
-    pub schema_file: PathBuf,
     /// How a payload of the previous version becomes this one.
     pub upgrade: Vec<Step>,
 }

@@ -59,9 +59,6 @@ impl<'de> Deserialize<'de> for ContractName {
 pub struct Version(u32);
 
 impl Version {
-    /// The first version.
-    pub const FIRST: Version = Version(1);
-
     /// A version number; 0 is not one.
     pub fn new(number: u32) -> Result<Self, String> {
         if number == 0 {
@@ -83,11 +80,6 @@ impl Version {
     /// The number itself.
     pub fn number(self) -> u32 {
         self.0
-    }
-
-    /// The version after this one.
-    pub fn next(self) -> Version {
-        Version(self.0 + 1)
     }
 }
 

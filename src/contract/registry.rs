@@ -70,7 +70,6 @@ pub struct LoadOptions {
 /// builds a new one and swaps it in whole.
 #[derive(Debug)]
 pub struct Registry {
-    folder: PathBuf,
     contracts: BTreeMap<ContractName, Arc<Contract>>,
 }
 
@@ -98,18 +97,10 @@ impl Registry {
             }
         }
         if errors.is_empty() {
-            Ok(Registry {
-                folder: folder.to_path_buf(),
-                contracts,
-            })
+            Ok(Registry { contracts })
         } else {
             Err(errors)
         }
-    }
-
-    /// The folder it was loaded from.
-    pub fn folder(&self) -> &Path {
-        &self.folder
     }
 
     /// A contract by name.
@@ -244,7 +235,6 @@ fn load_version(
         version: Version::new(declared.version).map_err(|m| Error::new(&schema_file, m))?,
         status: declared.status,
         schema,
-        schema_file,
         upgrade: declared.upgrade,
     })
 }
