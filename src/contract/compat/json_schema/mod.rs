@@ -1,6 +1,6 @@
 //! The JSON Schema checker: walks the writer's and the reader's schema in
 //! parallel and names every difference, following
-//! `conformance/json-schema-compat-rules.md` (Confluent's STRICT semantics).
+//! `tests/data/compat/json-schema-compat-rules.md` (Confluent's STRICT semantics).
 //!
 //! Draft 7 and 2020-12 are compared by meaning: `items: [...]` +
 //! `additionalItems` and `prefixItems` + `items` both become a tuple with a
