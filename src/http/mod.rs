@@ -47,12 +47,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 async fn method_not_allowed(method: Method) -> Problem {
-    Problem::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
-        format!("{method} is not served at this path"),
-    )
+    Problem::method_not_allowed(&method)
 }
 
 /// Every response about a contract version carries `Contract-Version`: the
