@@ -312,6 +312,26 @@ async fn a_retired_version_is_410_and_a_required_if_match_is_428() {
 }
 
 #[tokio::test]
+async fn an_if_match_that_is_not_a_field_value_is_400_and_nothing_is_written() {
+    let gateway = TestGateway::spawn(&example_contracts()).await;
+    let v2 = data("payloads/customer-v2.json");
+    let path = "/contracts/customer/v2/records/c-2";
+    for (value, why) in [
+        ("garbage", "must be quoted"),
+        ("\"1", "closing quote"),
+        ("\"1\", *", "`*` must stand alone"),
+        ("", "names no entity-tag"),
+    ] {
+        let response = gateway
+            .send_with(Method::PUT, path, &v2, &[("if-match", value)])
+            .await;
+        let problem = expect_problem(response, 400, "invalid-precondition").await;
+        assert_detail(&problem, why);
+    }
+    nothing_written(&gateway).await;
+}
+
+#[tokio::test]
 async fn a_wrong_method_is_405_problem() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let response = gateway.send(Method::PUT, CUSTOMERS, &json!({})).await;

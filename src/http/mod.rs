@@ -3,6 +3,7 @@
 mod body;
 mod contracts;
 mod health;
+mod if_match;
 mod problem;
 mod records;
 

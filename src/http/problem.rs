@@ -59,6 +59,16 @@ impl Problem {
         )
     }
 
+    /// 400: `If-Match` is not a valid field value.
+    pub fn invalid_precondition(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-precondition",
+            "Invalid If-Match",
+            detail,
+        )
+    }
+
     /// 404 for a path nothing serves.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)

@@ -13,10 +13,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::body::JsonObject;
+use super::if_match;
 use super::problem::Problem;
 use crate::contract::RecordKey;
 use crate::events::ChangeKind;
-use crate::systems::Precondition;
 use crate::write::{Gateway, Outcome, Target};
 
 /// What a key may keep unescaped in a URL path: RFC 3986's unreserved set.
@@ -54,7 +54,12 @@ async fn replace(
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
     let outcome = gateway
-        .replace(&target, record_key(&key)?, body, if_match(&headers))
+        .replace(
+            &target,
+            record_key(&key)?,
+            body,
+            if_match::precondition(&headers)?,
+        )
         .await?;
     Ok(written(&target, outcome))
 }
@@ -67,7 +72,12 @@ async fn patch(
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
     let outcome = gateway
-        .patch(&target, record_key(&key)?, body, if_match(&headers))
+        .patch(
+            &target,
+            record_key(&key)?,
+            body,
+            if_match::precondition(&headers)?,
+        )
         .await?;
     Ok(written(&target, outcome))
 }
@@ -79,7 +89,11 @@ async fn delete(
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
     gateway
-        .delete(&target, record_key(&key)?, if_match(&headers))
+        .delete(
+            &target,
+            record_key(&key)?,
+            if_match::precondition(&headers)?,
+        )
         .await?;
     Ok(with_version_headers(
         &target,
@@ -102,21 +116,6 @@ async fn read(
 
 fn record_key(text: &str) -> Result<RecordKey, Problem> {
     RecordKey::parse(text).map_err(Problem::not_found)
-}
-
-/// `If-Match: "3"` (or `3`, or `*`). A value that names no revision can
-/// never match, so it becomes a precondition no record meets.
-fn if_match(headers: &HeaderMap) -> Option<Precondition> {
-    let value = headers
-        .get(header::IF_MATCH)?
-        .to_str()
-        .unwrap_or_default()
-        .trim();
-    if value == "*" {
-        return Some(Precondition::Exists);
-    }
-    let revision = value.trim_matches('"').parse::<u64>().unwrap_or(0);
-    Some(Precondition::Revision(revision))
 }
 
 /// The revision as a strong entity tag: `"3"`.

@@ -55,7 +55,7 @@ impl Error {
 }
 
 /// What a write requires of the record's current state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     /// Nothing.
     None,
@@ -63,8 +63,31 @@ pub enum Precondition {
     Absent,
     /// That the record exists.
     Exists,
-    /// That the record exists at this revision (`If-Match`).
+    /// That the record exists at this revision.
     Revision(u64),
+    /// That the record exists at one of these revisions (`If-Match`: a
+    /// list matches when any entry does; an empty one matches nothing).
+    Revisions(Vec<u64>),
+}
+
+impl Precondition {
+    /// Checks the precondition against the current revision (None: absent).
+    pub fn check(&self, current: Option<u64>) -> Result<(), Error> {
+        match (self, current) {
+            (Precondition::Absent, Some(revision)) => Err(Error::Exists { revision }),
+            (
+                Precondition::Exists | Precondition::Revision(_) | Precondition::Revisions(_),
+                None,
+            ) => Err(Error::NotFound),
+            (Precondition::Revision(expected), Some(current)) if *expected != current => {
+                Err(Error::RevisionMismatch { current })
+            }
+            (Precondition::Revisions(allowed), Some(current)) if !allowed.contains(&current) => {
+                Err(Error::RevisionMismatch { current })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The change a write makes.
@@ -107,18 +130,13 @@ impl Write {
         }
     }
 
-    /// Checks the precondition against the current revision (None: absent).
+    /// Checks the precondition against the current revision (None: absent);
+    /// a deletion also needs a record to delete.
     pub fn check(&self, current: Option<u64>) -> Result<(), Error> {
-        match (self.precondition, current) {
-            (Precondition::Absent, Some(revision)) => Err(Error::Exists { revision }),
-            (Precondition::Exists | Precondition::Revision(_), None) => Err(Error::NotFound),
-            (Precondition::Revision(expected), Some(current)) if expected != current => {
-                Err(Error::RevisionMismatch { current })
-            }
-            _ => match (&self.change, current) {
-                (Change::Delete, None) => Err(Error::NotFound),
-                _ => Ok(()),
-            },
+        self.precondition.check(current)?;
+        match (&self.change, current) {
+            (Change::Delete, None) => Err(Error::NotFound),
+            _ => Ok(()),
         }
     }
 }
