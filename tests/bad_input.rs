@@ -22,12 +22,10 @@ async fn post_raw(gateway: &TestGateway, content_type: &str, body: &[u8]) -> req
 #[tokio::test]
 async fn malformed_json_is_400() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let problem = expect_problem(
-        post_raw(&gateway, "application/json", br#"{"id": "c-1",}"#).await,
-        400,
-        "malformed-body",
-    )
-    .await;
+    let response = post_raw(&gateway, "application/json", br#"{"id": "c-1",}"#).await;
+    // The body is read after the version resolved: its problem names it.
+    assert_eq!(header(&response, "contract-version"), "2");
+    let problem = expect_problem(response, 400, "malformed-body").await;
     assert_detail(&problem, "not valid JSON");
     nothing_written(&gateway).await;
 }
@@ -137,6 +135,8 @@ async fn unknown_contracts_versions_and_records_are_404() {
     )
     .await;
     let unknown_version = gateway.post("customer", 9, &body).await;
+    // Only a version that resolved is named in Contract-Version.
+    assert!(unknown_version.headers().get("contract-version").is_none());
     let problem = expect_problem(unknown_version, 404, "unknown-version").await;
     assert_eq!(problem["contract"], "customer");
     for path in [
@@ -151,12 +151,13 @@ async fn unknown_contracts_versions_and_records_are_404() {
         )
         .await;
     }
-    expect_problem(
-        gateway.get("/contracts/customer/v2/records/c-404").await,
-        404,
-        "unknown-record",
-    )
-    .await;
+    let unknown_record = gateway.get("/contracts/customer/v2/records/c-404").await;
+    assert_eq!(header(&unknown_record, "contract-version"), "2");
+    expect_problem(unknown_record, 404, "unknown-record").await;
+    let deprecated = gateway.get("/contracts/customer/v1/records/c-404").await;
+    assert_eq!(header(&deprecated, "contract-version"), "1");
+    assert_eq!(header(&deprecated, "deprecation"), "true");
+    expect_problem(deprecated, 404, "unknown-record").await;
     expect_problem(
         gateway
             .delete("/contracts/customer/v2/records/c-404", &[])

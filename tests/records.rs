@@ -249,6 +249,7 @@ async fn if_match_compares_strongly_and_a_list_matches_when_any_entry_does() {
             &[("if-match", "W/\"1\"")],
         )
         .await;
+    assert_eq!(header(&weak, "contract-version"), "2");
     expect_problem(weak, 412, "stale-revision").await;
 
     let listed = gateway
