@@ -5,7 +5,9 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{data, example, example_contracts, expect_problem, header, Backend, TestGateway};
+use support::{
+    assert_detail, data, example, example_contracts, expect_problem, header, Backend, TestGateway,
+};
 
 async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
@@ -203,6 +205,60 @@ async fn if_match_guards_updates_and_a_stale_one_changes_nothing(backend: Backen
             .delete(path, &[("if-match", "\"2\"")])
             .await
             .status(),
+        204
+    );
+}
+
+async fn if_match_compares_strongly_and_a_list_matches_when_any_entry_does(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
+    let v2 = data("payloads/customer-v2.json");
+    gateway.post("customer", 2, &v2).await;
+    let path = "/contracts/customer/v2/records/c-2";
+    let tier = |tier: &str| json!({"tier": tier});
+
+    // A weak tag never matches under If-Match's strong comparison.
+    let weak = gateway
+        .send_with(
+            Method::PATCH,
+            path,
+            &tier("gold"),
+            &[("if-match", "W/\"1\"")],
+        )
+        .await;
+    assert_eq!(header(&weak, "contract-version"), "2");
+    expect_problem(weak, 412, "stale-revision").await;
+
+    let listed = gateway
+        .send_with(
+            Method::PATCH,
+            path,
+            &tier("gold"),
+            &[("if-match", "\"7\", W/\"9\", \"1\"")],
+        )
+        .await;
+    assert_eq!(listed.status(), 200);
+    assert_eq!(header(&listed, "etag"), "\"2\"");
+    let bare = gateway
+        .send_with(Method::PUT, path, &v2, &[("if-match", "5, 2")])
+        .await;
+    assert_eq!(bare.status(), 200);
+    assert_eq!(header(&bare, "etag"), "\"3\"");
+    let none_current = gateway
+        .delete(path, &[("if-match", "\"1\", \"2\", W/\"3\"")])
+        .await;
+    expect_problem(none_current, 412, "stale-revision").await;
+
+    // A value that is no If-Match at all is refused before anything runs.
+    let garbage = gateway
+        .send_with(Method::PUT, path, &v2, &[("if-match", "3 or so")])
+        .await;
+    let problem = expect_problem(garbage, 400, "invalid-precondition").await;
+    assert_detail(&problem, "without a comma");
+    assert_eq!(header(&gateway.get(path).await, "etag"), "\"3\"");
+    assert_eq!(gateway.probe().events().await.len(), 3);
+
+    assert_eq!(
+        gateway.delete(path, &[("if-match", "*")]).await.status(),
         204
     );
 }
@@ -407,6 +463,7 @@ on_every_owner!(
     patch_merges_then_validates_the_result,
     delete_removes_the_record,
     if_match_guards_updates_and_a_stale_one_changes_nothing,
+    if_match_compares_strongly_and_a_list_matches_when_any_entry_does,
     a_second_create_of_the_same_key_is_a_conflict,
     concurrent_patches_lose_no_update,
     avro_orders_accept_natural_and_wrapped_json,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use serde_json::Value;
 
 use super::problem::Problem;
@@ -30,20 +30,14 @@ impl FromRequest<Arc<Gateway>> for JsonObject {
 }
 
 fn check_media_type(headers: &HeaderMap) -> Result<(), Problem> {
-    let unsupported = |found: &str| {
-        Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            format!("the body must be JSON (Content-Type: application/json or application/merge-patch+json), not {found}"),
-        )
-    };
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(unsupported("a body without Content-Type"));
+        return Err(Problem::unsupported_media_type(
+            "a body without Content-Type",
+        ));
     };
     let text = value
         .to_str()
-        .map_err(|_| unsupported("an unreadable Content-Type"))?;
+        .map_err(|_| Problem::unsupported_media_type("an unreadable Content-Type"))?;
     let essence = text
         .split(';')
         .next()
@@ -55,17 +49,8 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), Problem> {
     if is_json {
         Ok(())
     } else {
-        Err(unsupported(&format!("`{text}`")))
+        Err(Problem::unsupported_media_type(&format!("`{text}`")))
     }
-}
-
-fn too_large(limit: usize) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body-too-large",
-        "Request body too large",
-        format!("the body is larger than the limit of {limit} bytes"),
-    )
 }
 
 async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
@@ -73,7 +58,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Pro
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
         while let Some(current) = source {
             if current.is::<http_body_util::LengthLimitError>() {
-                return too_large(limit);
+                return Problem::too_large(limit);
             }
             source = current.source();
         }
@@ -194,17 +179,7 @@ fn out_of_range(value: &Value, literal: &str) -> Problem {
     let pointer = rounded
         .and_then(|target| find_number(value, target, String::new()))
         .unwrap_or_default();
-    let detail = format!(
-        "the integer {literal} at `{pointer}` does not fit in 64 bits; it would not be stored exactly, so it is refused"
-    );
-    let mut problem = Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "number-out-of-range",
-        "Number out of range",
-        detail.clone(),
-    );
-    problem.add_violation(pointer, "type", detail);
-    problem
+    Problem::number_out_of_range(literal, pointer)
 }
 
 fn find_number(value: &Value, target: f64, at: String) -> Option<String> {

@@ -1,7 +1,7 @@
 //! `application/problem+json` (RFC 9457): the one place that knows status
 //! codes and problem `type` URIs.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -36,12 +36,7 @@ struct Details {
 
 impl Problem {
     /// A problem of a kind (the last segment of its `type`).
-    pub fn new(
-        status: StatusCode,
-        kind: &str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    fn new(status: StatusCode, kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
         Problem(Box::new(Details {
             kind: format!("{TYPE_BASE}{kind}"),
             title,
@@ -64,9 +59,68 @@ impl Problem {
         )
     }
 
+    /// 400: `If-Match` is not a valid field value.
+    pub fn invalid_precondition(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-precondition",
+            "Invalid If-Match",
+            detail,
+        )
+    }
+
     /// 404 for a path nothing serves.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 405: the path is served, but not for this method.
+    pub fn method_not_allowed(method: &Method) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not served at this path"),
+        )
+    }
+
+    /// 413: the body is over `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+            format!("the body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 415: the body is not declared as JSON; `found` says what it was.
+    pub fn unsupported_media_type(found: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("the body must be JSON (Content-Type: application/json or application/merge-patch+json), not {found}"),
+        )
+    }
+
+    /// 422: an integer `literal` at `pointer` does not fit in 64 bits.
+    pub fn number_out_of_range(literal: &str, pointer: String) -> Self {
+        let detail = format!(
+            "the integer {literal} at `{pointer}` does not fit in 64 bits; it would not be stored exactly, so it is refused"
+        );
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "number-out-of-range",
+            "Number out of range",
+            detail.clone(),
+        )
+        .violations(vec![Violation {
+            pointer,
+            keyword: "type".to_owned(),
+            schema_location: String::new(),
+            message: detail,
+        }])
     }
 
     /// Names the contract concerned.
@@ -85,16 +139,6 @@ impl Problem {
     fn violations(mut self, violations: Vec<Violation>) -> Self {
         self.0.violations = violations;
         self
-    }
-
-    /// Lists one more violation.
-    pub fn add_violation(&mut self, pointer: String, keyword: &str, message: String) {
-        self.0.violations.push(Violation {
-            pointer,
-            keyword: keyword.to_owned(),
-            schema_location: String::new(),
-            message,
-        });
     }
 }
 

@@ -69,7 +69,7 @@ impl Error {
 }
 
 /// What a write requires of the record's current state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     /// Nothing.
     None,
@@ -77,8 +77,35 @@ pub enum Precondition {
     Absent,
     /// That the record exists.
     Exists,
-    /// That the record exists at this revision (`If-Match`).
+    /// That the record exists at this revision.
     Revision(u64),
+    /// That the record exists at one of these revisions (`If-Match`: a
+    /// list matches when any entry does; an empty one matches nothing).
+    Revisions(Vec<u64>),
+}
+
+impl Precondition {
+    /// Checks the precondition against the current revision (None: absent).
+    pub fn check(&self, current: Option<u64>) -> Result<(), Error> {
+        match (self, current) {
+            (Precondition::Absent, Some(_)) => Err(Error::Exists),
+            (
+                Precondition::Exists | Precondition::Revision(_) | Precondition::Revisions(_),
+                None,
+            ) => Err(Error::NotFound),
+            (Precondition::Revision(expected), Some(current)) if *expected != current => {
+                Err(Error::RevisionMismatch {
+                    current: Some(current),
+                })
+            }
+            (Precondition::Revisions(allowed), Some(current)) if !allowed.contains(&current) => {
+                Err(Error::RevisionMismatch {
+                    current: Some(current),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a write does to the record.
@@ -120,20 +147,13 @@ impl Write {
         }
     }
 
-    /// Checks the precondition against the current revision (None: absent).
+    /// Checks the precondition against the current revision (None: absent);
+    /// a deletion also needs a record to delete.
     pub fn check(&self, current: Option<u64>) -> Result<(), Error> {
-        match (self.precondition, current) {
-            (Precondition::Absent, Some(_)) => Err(Error::Exists),
-            (Precondition::Exists | Precondition::Revision(_), None) => Err(Error::NotFound),
-            (Precondition::Revision(expected), Some(current)) if expected != current => {
-                Err(Error::RevisionMismatch {
-                    current: Some(current),
-                })
-            }
-            _ => match (&self.mutation, current) {
-                (Mutation::Delete, None) => Err(Error::NotFound),
-                _ => Ok(()),
-            },
+        self.precondition.check(current)?;
+        match (&self.mutation, current) {
+            (Mutation::Delete, None) => Err(Error::NotFound),
+            _ => Ok(()),
         }
     }
 }

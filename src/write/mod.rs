@@ -127,14 +127,7 @@ impl Gateway {
         loop {
             attempt += 1;
             let current = self.read(target, &key).await?;
-            if let Precondition::Revision(expected) = precondition {
-                if expected != current.revision {
-                    return Err(systems::Error::RevisionMismatch {
-                        current: Some(current.revision),
-                    }
-                    .into());
-                }
-            }
+            precondition.check(Some(current.revision))?;
             let mut merged = current.body;
             json_patch::merge(&mut merged, &patch);
             let result = self
