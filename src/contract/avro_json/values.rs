@@ -7,14 +7,14 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// One way a value breaks a leaf schema, before it is tied to a pointer.
-pub(super) struct Problem {
+pub(super) struct ValueProblem {
     pub(super) keyword: &'static str,
     /// Appended to the schema location: the attribute at fault, if any.
     pub(super) suffix: &'static str,
     pub(super) message: String,
 }
 
-impl Problem {
+impl ValueProblem {
     fn new(keyword: &'static str, suffix: &'static str, message: String) -> Self {
         Self {
             keyword,
@@ -28,15 +28,15 @@ impl Problem {
     }
 }
 
-pub(super) fn enum_problem(symbols: &[String], value: &Value) -> Option<Problem> {
+pub(super) fn enum_problem(symbols: &[String], value: &Value) -> Option<ValueProblem> {
     match value {
         Value::String(symbol) if symbols.contains(symbol) => None,
-        Value::String(_) => Some(Problem::new(
+        Value::String(_) => Some(ValueProblem::new(
             "enum",
             "/symbols",
             format!("{} is not one of {}", describe(value), symbols.join(", ")),
         )),
-        _ => Some(Problem::type_error(
+        _ => Some(ValueProblem::type_error(
             &format!("one of the symbols {}", symbols.join(", ")),
             value,
         )),
@@ -45,15 +45,17 @@ pub(super) fn enum_problem(symbols: &[String], value: &Value) -> Option<Problem>
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
-pub(super) fn scalar_problem(schema: &Schema, value: &Value) -> Option<Problem> {
+pub(super) fn scalar_problem(schema: &Schema, value: &Value) -> Option<ValueProblem> {
     match schema {
-        Schema::Null => (!value.is_null()).then(|| Problem::type_error("null", value)),
-        Schema::Boolean => (!value.is_boolean()).then(|| Problem::type_error("a boolean", value)),
-        Schema::String => (!value.is_string()).then(|| Problem::type_error("a string", value)),
+        Schema::Null => (!value.is_null()).then(|| ValueProblem::type_error("null", value)),
+        Schema::Boolean => {
+            (!value.is_boolean()).then(|| ValueProblem::type_error("a boolean", value))
+        }
+        Schema::String => (!value.is_string()).then(|| ValueProblem::type_error("a string", value)),
         Schema::Int => integer_problem(value, i32::MIN.into(), i32::MAX.into(), "an int"),
         Schema::Long => integer_problem(value, i64::MIN, i64::MAX, "a long"),
         Schema::Float => float_problem(value),
-        Schema::Double => (!value.is_number()).then(|| Problem::type_error("a number", value)),
+        Schema::Double => (!value.is_number()).then(|| ValueProblem::type_error("a number", value)),
         Schema::Bytes => bytes_problem(value, None),
         Schema::Uuid => uuid_problem(value),
         Schema::Date => date_problem(value),
@@ -80,12 +82,12 @@ pub(super) fn scalar_problem(schema: &Schema, value: &Value) -> Option<Problem> 
 }
 
 /// Checks an integer literal against `min..=max`.
-fn integer_problem(value: &Value, min: i64, max: i64, what: &str) -> Option<Problem> {
+fn integer_problem(value: &Value, min: i64, max: i64, what: &str) -> Option<ValueProblem> {
     let Value::Number(number) = value else {
-        return Some(Problem::type_error(what, value));
+        return Some(ValueProblem::type_error(what, value));
     };
     let out_of_range = || {
-        Problem::new(
+        ValueProblem::new(
             "range",
             "",
             format!("{number} is out of range for {what}: it must be from {min} to {max}"),
@@ -103,7 +105,7 @@ fn integer_problem(value: &Value, min: i64, max: i64, what: &str) -> Option<Prob
     if float.fract() == 0.0 && (float < min as f64 || float >= max as f64 + 1.0) {
         return Some(out_of_range());
     }
-    Some(Problem::new(
+    Some(ValueProblem::new(
         "type",
         "",
         format!(
@@ -112,12 +114,12 @@ fn integer_problem(value: &Value, min: i64, max: i64, what: &str) -> Option<Prob
     ))
 }
 
-fn float_problem(value: &Value) -> Option<Problem> {
+fn float_problem(value: &Value) -> Option<ValueProblem> {
     let Some(float) = value.as_f64() else {
-        return Some(Problem::type_error("a number", value));
+        return Some(ValueProblem::type_error("a number", value));
     };
     (float.abs() > f64::from(f32::MAX)).then(|| {
-        Problem::new(
+        ValueProblem::new(
             "range",
             "",
             format!(
@@ -129,15 +131,15 @@ fn float_problem(value: &Value) -> Option<Problem> {
 }
 
 /// Bytes in JSON are strings of code points 0–255, one per byte.
-pub(super) fn bytes_problem(value: &Value, size: Option<usize>) -> Option<Problem> {
+pub(super) fn bytes_problem(value: &Value, size: Option<usize>) -> Option<ValueProblem> {
     let Value::String(text) = value else {
-        return Some(Problem::type_error(
+        return Some(ValueProblem::type_error(
             "a string of bytes (code points 0-255)",
             value,
         ));
     };
     if let Some((index, c)) = text.chars().enumerate().find(|(_, c)| u32::from(*c) > 0xff) {
-        return Some(Problem::new(
+        return Some(ValueProblem::new(
             "bytes",
             "",
             format!(
@@ -148,7 +150,7 @@ pub(super) fn bytes_problem(value: &Value, size: Option<usize>) -> Option<Proble
     }
     let length = text.chars().count();
     match size {
-        Some(size) if length != size => Some(Problem::new(
+        Some(size) if length != size => Some(ValueProblem::new(
             "size",
             "/size",
             format!("expected exactly {size} bytes, found {length}"),
@@ -199,19 +201,22 @@ fn decimal_digits(text: &str) -> Option<DecimalDigits> {
     })
 }
 
-pub(super) fn decimal_problem(value: &Value, limits: Option<(usize, usize)>) -> Option<Problem> {
+pub(super) fn decimal_problem(
+    value: &Value,
+    limits: Option<(usize, usize)>,
+) -> Option<ValueProblem> {
     let text = match value {
         Value::Number(number) => number.to_string(),
         Value::String(text) => text.clone(),
         _ => {
-            return Some(Problem::type_error(
+            return Some(ValueProblem::type_error(
                 "a decimal (a number, or a string like \"12.50\")",
                 value,
             ))
         }
     };
     let Some(digits) = decimal_digits(&text) else {
-        return Some(Problem::new(
+        return Some(ValueProblem::new(
             "format",
             "",
             format!(
@@ -226,7 +231,7 @@ pub(super) fn decimal_problem(value: &Value, limits: Option<(usize, usize)>) -> 
         i64::try_from(scale).unwrap_or(i64::MAX),
     );
     if digits.fraction > scale {
-        return Some(Problem::new(
+        return Some(ValueProblem::new(
             "scale",
             "/scale",
             format!(
@@ -237,7 +242,7 @@ pub(super) fn decimal_problem(value: &Value, limits: Option<(usize, usize)>) -> 
     }
     let integer_limit = precision.saturating_sub(scale);
     (digits.integer > integer_limit).then(|| {
-        Problem::new(
+        ValueProblem::new(
             "precision",
             "/precision",
             format!(
@@ -248,13 +253,13 @@ pub(super) fn decimal_problem(value: &Value, limits: Option<(usize, usize)>) -> 
     })
 }
 
-fn uuid_problem(value: &Value) -> Option<Problem> {
+fn uuid_problem(value: &Value) -> Option<ValueProblem> {
     let Value::String(text) = value else {
-        return Some(Problem::type_error("a UUID string", value));
+        return Some(ValueProblem::type_error("a UUID string", value));
     };
     let hyphenated = text.len() == 36 && uuid::Uuid::try_parse(text).is_ok();
     (!hyphenated).then(|| {
-        Problem::new(
+        ValueProblem::new(
             "format",
             "",
             format!(
@@ -265,7 +270,7 @@ fn uuid_problem(value: &Value) -> Option<Problem> {
     })
 }
 
-fn date_problem(value: &Value) -> Option<Problem> {
+fn date_problem(value: &Value) -> Option<ValueProblem> {
     let Value::String(text) = value else {
         return integer_problem(
             value,
@@ -275,7 +280,7 @@ fn date_problem(value: &Value) -> Option<Problem> {
         );
     };
     parse_date(text).is_none().then(|| {
-        Problem::new(
+        ValueProblem::new(
             "format",
             "",
             format!("{} is not a date in the form 2024-05-01", describe(value)),
@@ -299,7 +304,7 @@ fn parse_date(text: &str) -> Option<time::Date> {
     time::Date::from_calendar_date(year, month, day).ok()
 }
 
-fn timestamp_problem(value: &Value, local: bool, nanos: bool) -> Option<Problem> {
+fn timestamp_problem(value: &Value, local: bool, nanos: bool) -> Option<ValueProblem> {
     let Value::String(text) = value else {
         return integer_problem(
             value,
@@ -317,7 +322,7 @@ fn timestamp_problem(value: &Value, local: bool, nanos: bool) -> Option<Problem>
         }
     });
     match parsed {
-        Err(_) => Some(Problem::new(
+        Err(_) => Some(ValueProblem::new(
             "format",
             "",
             format!(
@@ -327,7 +332,7 @@ fn timestamp_problem(value: &Value, local: bool, nanos: bool) -> Option<Problem>
             ),
         )),
         Ok(instant) if nanos && i64::try_from(instant.unix_timestamp_nanos()).is_err() => {
-            Some(Problem::new(
+            Some(ValueProblem::new(
                 "range",
                 "",
                 format!(

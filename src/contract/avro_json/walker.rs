@@ -7,7 +7,7 @@ use apache_avro::Schema;
 use serde_json::{Map, Value};
 
 use super::values::{
-    bytes_problem, decimal_problem, enum_problem, expected, scalar_problem, Problem,
+    bytes_problem, decimal_problem, enum_problem, expected, scalar_problem, ValueProblem,
 };
 use super::Named;
 use crate::contract::pointer::push_token;
@@ -70,7 +70,7 @@ impl<'s> Walker<'s> {
                     }
                     None
                 }
-                _ => Some(Problem::type_error("an array", value)),
+                _ => Some(ValueProblem::type_error("an array", value)),
             },
             Schema::Map(map) => match value {
                 Value::Object(entries) => {
@@ -80,7 +80,7 @@ impl<'s> Walker<'s> {
                     }
                     None
                 }
-                _ => Some(Problem::type_error("an object (a map)", value)),
+                _ => Some(ValueProblem::type_error("an object (a map)", value)),
             },
             Schema::Enum(e) => enum_problem(&e.symbols, value),
             Schema::Fixed(fixed) => bytes_problem(value, Some(fixed.size)),
