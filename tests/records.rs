@@ -317,6 +317,38 @@ async fn avro_orders_accept_natural_and_wrapped_json() {
 }
 
 #[tokio::test]
+async fn avro_logical_values_are_stored_in_one_form_whatever_their_spelling() {
+    let gateway = TestGateway::spawn(&example_contracts()).await;
+    // Prices 8.99 and "12.5", placed_at in epoch millis.
+    let first = example("order", "v1.valid.natural.json");
+    let mut second = first.clone();
+    second["id"] = json!("ord-1043-respelled");
+    second["lines"][0]["unit_price"] = json!("8.990");
+    second["lines"][1]["unit_price"] = json!("1.25e1");
+    second["placed_at"] = json!("2024-05-01T12:00:00+02:00");
+    let mut stored = Vec::new();
+    for order in [&first, &second] {
+        assert_eq!(gateway.post("order", 1, order).await.status(), 201);
+        let path = format!(
+            "/contracts/order/v1/records/{}",
+            order["id"].as_str().unwrap()
+        );
+        let mut body = gateway.get_json(path).await;
+        body["id"] = Value::Null;
+        stored.push(body);
+    }
+    assert_eq!(stored[0], stored[1]);
+    let prices: Vec<&Value> = stored[0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| &line["unit_price"])
+        .collect();
+    assert_eq!(prices, [&json!("8.99"), &json!("12.50")]);
+    assert_eq!(stored[0]["placed_at"], "2024-05-01T10:00:00.000Z");
+}
+
+#[tokio::test]
 async fn contracts_are_listed_with_their_versions_and_schemas() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let list: Value = gateway.get("/contracts").await.json().await.unwrap();

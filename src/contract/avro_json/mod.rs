@@ -61,23 +61,53 @@
 //!   `precision - scale` digits before it (leading zeros do not count).
 //!   The binary two's-complement string of Avro's JSON encoding is not
 //!   accepted: `"12"` would be ambiguous. `big-decimal` takes the same
-//!   forms without limits.
+//!   forms without limits, except that an exponent may move the point at
+//!   most 100 places (it is stored without one).
 //! - `uuid`: a UUID in the hyphenated 8-4-4-4-12 form, any case (also for a
 //!   uuid on `fixed(16)`, which the parsed schema does not tell apart).
-//! - `date`: an int (days since 1970-01-01) or an ISO date `"2024-05-01"`.
+//! - `date`: an int (days since 1970-01-01) or an ISO date `"2024-05-01"`,
+//!   from 0000-01-01 to 9999-12-31 (what `YYYY-MM-DD` can write).
 //! - `time-millis` / `time-micros`: an integer, milliseconds (microseconds)
 //!   after midnight, within one day.
 //! - `timestamp-millis`/`-micros`/`-nanos`: a long since the Unix epoch, or
 //!   an RFC 3339 string with an offset (`"2024-05-01T10:00:00Z"`); the
 //!   `local-timestamp-*` types also take the string without an offset
-//!   (`"2024-05-01T10:00:00"`).
+//!   (`"2024-05-01T10:00:00"`), and read one with an offset as the wall
+//!   clock it shows. A string may not be more precise than the unit
+//!   (`"…00.0001Z"` is not a `timestamp-millis`), and the instant must fall
+//!   in the years 0000 to 9999 in UTC (RFC 3339 writes four digits;
+//!   `-nanos` holds 1677-09-21 to 2262-04-11, what its long can count).
 //! - `duration`: like `fixed` of size 12.
 //!
-//! **Normalization** (of payloads that validated) unwraps wrapped unions to
-//! their natural form and fills missing record fields with their defaults
-//! (as written in the schema, where a union's default is for its first
-//! branch), recursively. Everything else is kept as sent: timestamp and date
-//! strings, decimal strings and integers are not converted.
+//! **Normalization** (of payloads that validated) brings every value to
+//! one canonical form, so that an owner and every change event hold one
+//! shape per field whatever spelling each client sent. Missing record
+//! fields get their defaults (as written in the schema, where a union's
+//! default is for its first branch), recursively, and:
+//!
+//! | Avro type | canonical form | e.g. |
+//! |---|---|---|
+//! | `decimal` | a string in plain notation with exactly `scale` digits after the point | `8.99`, `"8.990"`, `"899e-2"` → `"8.99"`; `12.5` → `"12.50"` |
+//! | `big-decimal` | a string in plain notation, no leading or trailing zeros | `1.5e2`, `"150.00"` → `"150"` |
+//! | `uuid` | lower case, hyphenated | `"123E4567-…"` → `"123e4567-…"` |
+//! | `date` | `"YYYY-MM-DD"` | `19844` → `"2024-05-01"` |
+//! | `timestamp-*` | RFC 3339 in UTC (`Z`) with the unit's digits after the second: 3, 6 or 9 | `1714557600000`, `"2024-05-01T12:00:00+02:00"` → `"2024-05-01T10:00:00.000Z"` |
+//! | `local-timestamp-*` | the same without an offset | `"2024-05-01T10:00:00"` → `"2024-05-01T10:00:00.000"` |
+//! | `time-*`, `duration`, other types | as sent (already one form) | |
+//! | union | the natural value, unwrapped | `{"string": "x"}` → `"x"` |
+//!
+//! Timestamps are strings rather than epoch integers because events are
+//! read by people and by systems in other languages: an RFC 3339 string
+//! says its unit and zone, a bare `1714557600000` does not. The fixed
+//! number of digits makes the strings of one field sort as their instants.
+//!
+//! A union value stays wrapped only when its natural form would be read as
+//! another, earlier branch: in `["null", "string", timestamp-millis]` the
+//! string `"2024-05-01T10:00:00.000Z"` would be the `string` branch, so an
+//! epoch integer sent for the timestamp is stored as
+//! `{"long": "2024-05-01T10:00:00.000Z"}`; the wrapper key is the branch's
+//! full name for named types. The canonical form is itself valid and
+//! normalizes to itself, so a stored body validates again after an upgrade.
 //!
 //! Every violation is reported, not only the first. Its `pointer` points
 //! into the payload; its `schema_location` into the schema as the parsed
@@ -86,6 +116,7 @@
 //! `/scale` appended where that attribute is at fault. A named type used
 //! again by name is checked at, and located at, its definition.
 
+mod logical;
 mod values;
 mod walker;
 
@@ -222,5 +253,19 @@ mod testing {
             .into_iter()
             .map(|(_, k, _)| k)
             .collect()
+    }
+
+    /// Checks that every spelling is valid and normalizes to `canonical`,
+    /// and that `canonical` is valid and normalizes to itself.
+    pub(super) fn assert_normalizes(schema: &Value, spellings: &[Value], canonical: &Value) {
+        let schema = avro(schema.clone());
+        for spelling in spellings {
+            let violations = schema.validate(spelling);
+            assert!(violations.is_empty(), "{spelling}: {violations:?}");
+            assert_eq!(&schema.normalize(spelling.clone()), canonical, "{spelling}");
+        }
+        let violations = schema.validate(canonical);
+        assert!(violations.is_empty(), "{canonical}: {violations:?}");
+        assert_eq!(&schema.normalize(canonical.clone()), canonical);
     }
 }

@@ -6,9 +6,8 @@ use apache_avro::schema::{Name, RecordSchema, UnionSchema};
 use apache_avro::Schema;
 use serde_json::{Map, Value};
 
-use super::values::{
-    bytes_problem, decimal_problem, enum_problem, expected, scalar_problem, ValueProblem,
-};
+use super::logical::{canonical, decimal_problem};
+use super::values::{bytes_problem, enum_problem, expected, scalar_problem, ValueProblem};
 use super::Named;
 use crate::contract::pointer::push_token;
 use crate::contract::schema::Violation;
@@ -230,23 +229,7 @@ impl<'s> Walker<'s> {
             return value;
         };
         match (schema, value) {
-            (Schema::Union(union), value) => {
-                let branches = union.variants();
-                if let Some((index, _, _)) = self.wrapped(branches, &value) {
-                    let inner = match value {
-                        Value::Object(object) => object.into_iter().next().map(|(_, v)| v),
-                        _ => None,
-                    };
-                    return match inner {
-                        Some(inner) => self.normalize(&branches[index], inner),
-                        None => Value::Null,
-                    };
-                }
-                match self.natural_branch(branches, &value) {
-                    Some(index) => self.normalize(&branches[index], value),
-                    None => value,
-                }
-            }
+            (Schema::Union(union), value) => self.normalize_union(union.variants(), value),
             (Schema::Record(record), Value::Object(object)) => {
                 Value::Object(self.normalize_record(record, object))
             }
@@ -262,7 +245,45 @@ impl<'s> Walker<'s> {
                     .map(|(key, entry)| (key, self.normalize(&map.types, entry)))
                     .collect(),
             ),
-            (_, value) => value,
+            (leaf, value) => canonical(leaf, value),
+        }
+    }
+
+    /// Normalizes a value for the branch it is read as, and stores it in
+    /// natural form if that form is read back as the same branch, wrapped
+    /// otherwise: a canonical form may fit an earlier branch too (the
+    /// string of a `timestamp-millis` after a `string` branch), and the
+    /// stored value must keep the meaning it was accepted with.
+    fn normalize_union(&self, branches: &'s [Schema], value: Value) -> Value {
+        let (index, inner) = match self.wrapped(branches, &value) {
+            Some((index, _, _)) => match value {
+                Value::Object(object) => match object.into_iter().next() {
+                    Some((_, inner)) => (index, inner),
+                    None => return Value::Null,
+                },
+                other => (index, other),
+            },
+            None => match self.natural_branch(branches, &value) {
+                Some(index) => (index, value),
+                None => return value,
+            },
+        };
+        let normalized = self.normalize(&branches[index], inner);
+        if self.branch_read(branches, &normalized) == Some(index) {
+            return normalized;
+        }
+        Value::Object(Map::from_iter([(
+            wrapper_key(&branches[index]),
+            normalized,
+        )]))
+    }
+
+    /// The branch a union value is read as: the one its wrapper names, or
+    /// the first that accepts it.
+    fn branch_read(&self, branches: &'s [Schema], value: &Value) -> Option<usize> {
+        match self.wrapped(branches, value) {
+            Some((index, _, _)) => Some(index),
+            None => self.natural_branch(branches, value),
         }
     }
 
@@ -331,6 +352,19 @@ fn names_branch(branch: &Schema, key: &str) -> bool {
     }
 }
 
+/// The key that names `branch` in the wrapped form: the full name of a
+/// named type, the type name of any other.
+fn wrapper_key(branch: &Schema) -> String {
+    match branch {
+        Schema::Ref { name } => name.fullname(None),
+        Schema::Record(record) => record.name.fullname(None),
+        Schema::Enum(e) => e.name.fullname(None),
+        Schema::Fixed(fixed) => fixed.name.fullname(None),
+        Schema::Decimal(decimal) => wrapper_key(&decimal.inner),
+        other => type_name(other).to_owned(),
+    }
+}
+
 /// The Avro type name of an unnamed schema; logical types go by their
 /// underlying type, as in Avro's JSON encoding of unions.
 fn type_name(schema: &Schema) -> &'static str {
@@ -362,27 +396,25 @@ fn type_name(schema: &Schema) -> &'static str {
     }
 }
 
-/// How a union branch is named in messages.
+/// How a union branch is named in messages: its wrapper key, with the
+/// logical type it carries.
 fn label(schema: &Schema) -> String {
-    match schema {
-        Schema::Ref { name } => name.fullname(None),
-        Schema::Record(record) => record.name.fullname(None),
-        Schema::Enum(e) => e.name.fullname(None),
-        Schema::Fixed(fixed) => fixed.name.fullname(None),
-        Schema::Decimal(decimal) => format!("{} (decimal)", label(&decimal.inner)),
-        Schema::BigDecimal => "bytes (big-decimal)".to_owned(),
-        Schema::Uuid => "string (uuid)".to_owned(),
-        Schema::Date => "int (date)".to_owned(),
-        Schema::TimeMillis => "int (time-millis)".to_owned(),
-        Schema::TimeMicros => "long (time-micros)".to_owned(),
-        Schema::TimestampMillis => "long (timestamp-millis)".to_owned(),
-        Schema::TimestampMicros => "long (timestamp-micros)".to_owned(),
-        Schema::TimestampNanos => "long (timestamp-nanos)".to_owned(),
-        Schema::LocalTimestampMillis => "long (local-timestamp-millis)".to_owned(),
-        Schema::LocalTimestampMicros => "long (local-timestamp-micros)".to_owned(),
-        Schema::LocalTimestampNanos => "long (local-timestamp-nanos)".to_owned(),
-        other => type_name(other).to_owned(),
-    }
+    let logical = match schema {
+        Schema::Decimal(_) => "decimal",
+        Schema::BigDecimal => "big-decimal",
+        Schema::Uuid => "uuid",
+        Schema::Date => "date",
+        Schema::TimeMillis => "time-millis",
+        Schema::TimeMicros => "time-micros",
+        Schema::TimestampMillis => "timestamp-millis",
+        Schema::TimestampMicros => "timestamp-micros",
+        Schema::TimestampNanos => "timestamp-nanos",
+        Schema::LocalTimestampMillis => "local-timestamp-millis",
+        Schema::LocalTimestampMicros => "local-timestamp-micros",
+        Schema::LocalTimestampNanos => "local-timestamp-nanos",
+        _ => return wrapper_key(schema),
+    };
+    format!("{} ({logical})", wrapper_key(schema))
 }
 
 #[cfg(test)]
@@ -605,12 +637,66 @@ mod tests {
     }
 
     #[test]
-    fn normalize_keeps_logical_values_as_sent() {
-        let schema = avro(json!({"type": "record", "name": "R", "fields": [
+    fn normalize_writes_logical_values_in_their_canonical_form_at_any_depth() {
+        let schema = json!({"type": "record", "name": "R", "fields": [
             {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
-            {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}}]}));
-        let payload = json!({"at": "2024-05-01T10:00:00Z", "price": "12.50"});
-        assert_eq!(schema.normalize(payload.clone()), payload);
+            {"name": "prices", "type": {"type": "map", "values":
+                {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}}},
+            {"name": "days", "type": {"type": "array", "items": {"type": "int", "logicalType": "date"}}},
+            {"name": "price", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}]}]});
+        assert_normalizes(
+            &schema,
+            &[
+                json!({"at": 1_714_557_600_000_i64, "prices": {"tea": 8.9}, "days": [19844], "price": {"bytes": 1}}),
+                json!({"at": "2024-05-01T10:00:00Z", "prices": {"tea": "8.900"}, "days": ["2024-05-01"], "price": "1"}),
+            ],
+            &json!({"at": "2024-05-01T10:00:00.000Z", "prices": {"tea": "8.90"}, "days": ["2024-05-01"], "price": "1.00"}),
+        );
+    }
+
+    #[test]
+    fn a_union_value_another_branch_would_take_keeps_its_wrapper() {
+        // The canonical string of the timestamp would read as the string
+        // branch, so the timestamp is stored wrapped.
+        let schema = json!(["null", "string", {"type": "long", "logicalType": "timestamp-millis"}]);
+        assert_normalizes(
+            &schema,
+            &[
+                json!(1_714_557_600_000_i64),
+                json!({"long": "2024-05-01T10:00:00Z"}),
+            ],
+            &json!({"long": "2024-05-01T10:00:00.000Z"}),
+        );
+        assert_normalizes(&schema, &[json!({"string": "x"})], &json!("x"));
+        assert_normalizes(
+            &schema,
+            &[json!("2024-05-01T10:00:00Z")],
+            &json!("2024-05-01T10:00:00Z"),
+        );
+        // A string the earlier timestamp branch would take stays wrapped.
+        let timestamp_first =
+            json!([{"type": "long", "logicalType": "timestamp-millis"}, "string"]);
+        assert_normalizes(
+            &timestamp_first,
+            &[json!({"string": "2024-05-01T10:00:00Z"})],
+            &json!({"string": "2024-05-01T10:00:00Z"}),
+        );
+        // Named branches are wrapped under their full name.
+        let records = json!([
+            {"type": "record", "name": "Pair", "namespace": "test",
+             "fields": [{"name": "x", "type": "int"}, {"name": "y", "type": "int"}]},
+            {"type": "record", "name": "Point", "namespace": "test",
+             "fields": [{"name": "x", "type": "int"}, {"name": "y", "type": "int", "default": 0}]}]);
+        assert_normalizes(
+            &records,
+            &[json!({"Point": {"x": 1}}), json!({"x": 1})],
+            &json!({"test.Point": {"x": 1, "y": 0}}),
+        );
+        assert_normalizes(
+            &records,
+            &[json!({"test.Pair": {"x": 1, "y": 0}})],
+            &json!({"x": 1, "y": 0}),
+        );
     }
 
     #[test]
