@@ -346,6 +346,42 @@ async fn avro_orders_accept_natural_and_wrapped_json(backend: Backend) {
     );
 }
 
+async fn avro_logical_values_are_stored_in_one_form_whatever_their_spelling(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
+    // Prices 8.99 and "12.5", placed_at in epoch millis.
+    let first = example("order", "v1.valid.natural.json");
+    let mut second = first.clone();
+    second["id"] = json!("ord-1043-respelled");
+    second["lines"][0]["unit_price"] = json!("8.990");
+    second["lines"][1]["unit_price"] = json!("1.25e1");
+    second["placed_at"] = json!("2024-05-01T12:00:00+02:00");
+    let mut stored = Vec::new();
+    for order in [&first, &second] {
+        assert_eq!(gateway.post("order", 1, order).await.status(), 201);
+        let path = format!(
+            "/contracts/order/v1/records/{}",
+            order["id"].as_str().unwrap()
+        );
+        let mut body = gateway.get_json(path).await;
+        body["id"] = Value::Null;
+        // The owner holds the same canonical form the answer shows.
+        let key = order["id"].as_str().unwrap();
+        let mut held = gateway.probe().stored("order", key).await.unwrap().body;
+        held["id"] = Value::Null;
+        assert_eq!(held, body);
+        stored.push(body);
+    }
+    assert_eq!(stored[0], stored[1]);
+    let prices: Vec<&Value> = stored[0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| &line["unit_price"])
+        .collect();
+    assert_eq!(prices, [&json!("8.99"), &json!("12.50")]);
+    assert_eq!(stored[0]["placed_at"], "2024-05-01T10:00:00.000Z");
+}
+
 async fn contracts_are_listed_with_their_versions_and_schemas(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
     let list: Value = gateway.get("/contracts").await.json().await.unwrap();
@@ -467,6 +503,7 @@ on_every_owner!(
     a_second_create_of_the_same_key_is_a_conflict,
     concurrent_patches_lose_no_update,
     avro_orders_accept_natural_and_wrapped_json,
+    avro_logical_values_are_stored_in_one_form_whatever_their_spelling,
     contracts_are_listed_with_their_versions_and_schemas,
     concurrent_writes_each_get_their_own_outcome,
     records_stored_before_a_new_version_are_upgraded_on_read_and_write,

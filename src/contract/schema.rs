@@ -238,8 +238,9 @@ impl Schema {
     }
 
     /// The canonical form of a valid payload: for Avro, union wrappers
-    /// (`{"string": "x"}`) are unwrapped and missing fields get their
-    /// defaults; JSON Schema payloads are kept as sent.
+    /// (`{"string": "x"}`) are unwrapped, missing fields get their defaults
+    /// and logical-type values take one form each (see `avro_json`); JSON
+    /// Schema payloads are kept as sent.
     pub fn normalize(&self, payload: Value) -> Value {
         match &self.compiled {
             Compiled::Json(_) => payload,
