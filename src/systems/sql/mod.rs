@@ -66,6 +66,11 @@ struct Pending {
 
 type Reply = oneshot::Sender<Result<Committed, Error>>;
 
+/// How long a request waits for a pooled connection to a server owner: a
+/// server that does not answer is reported unavailable (503) this soon
+/// rather than when the request's own time runs out.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Writes committed together at most; bounds a transaction's size and the
 /// latency the first write in it waits for the last.
 const BATCH_LIMIT: usize = 128;

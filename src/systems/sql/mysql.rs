@@ -8,7 +8,7 @@ use sqlx::mysql::MySqlDatabaseError;
 use sqlx::Executor;
 
 use super::dialect::Dialect;
-use super::SqlOwner;
+use super::{SqlOwner, ACQUIRE_TIMEOUT};
 
 /// MySQL's (and MariaDB's) dialect.
 pub struct Mysql;
@@ -75,6 +75,7 @@ pub async fn open(url: &str, connections: u32) -> anyhow::Result<SqlOwner> {
     let options: AnyConnectOptions = url.parse().context("not a MySQL URL")?;
     let pool = AnyPoolOptions::new()
         .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(|connection, _| {
             Box::pin(async move {
                 // READ COMMITTED: InnoDB then takes no gap locks, so two

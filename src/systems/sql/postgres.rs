@@ -7,7 +7,7 @@ use sqlx::error::DatabaseError;
 use sqlx::{Connection, Executor};
 
 use super::dialect::Dialect;
-use super::SqlOwner;
+use super::{SqlOwner, ACQUIRE_TIMEOUT};
 use crate::contract::is_sql_identifier;
 
 /// PostgreSQL's dialect.
@@ -89,6 +89,7 @@ pub async fn open(url: &str, schema: Option<&str>, connections: u32) -> anyhow::
     }
     let pool = AnyPoolOptions::new()
         .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |connection, _| {
             let search_path = search_path.clone();
             Box::pin(async move {
