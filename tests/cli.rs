@@ -132,6 +132,8 @@ fn check_names_every_problem_with_its_file() {
         ("bad-example", "v1.invalid.actually-fine.json: an invalid example is accepted by v1"),
         ("bad-upgrade", "the upgrade to v2 uses /name, which v1 does not declare"),
         ("bad-upgrade", "map at /n sends two values to 1, so a downgrade cannot tell them apart"),
+        ("bad-columns", "nokey/contract.yaml: `columns` maps no column to the key /id"),
+        ("bad-columns", "undeclared/contract.yaml: column `nickname` holds /nickname, which v1 does not declare"),
     ];
     for (case, expected) in cases {
         let (code, text) = check(&broken(case), Path::new(env!("CARGO_MANIFEST_DIR")));

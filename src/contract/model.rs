@@ -36,6 +36,24 @@ pub enum Concurrency {
     Required,
 }
 
+/// How an SQL owner keeps a contract's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// The gateway's document table (`record_key`, `version`, `revision`,
+    /// `body`, `updated_at`), created when missing.
+    Document,
+    /// A table that already exists: a column per field, the key and the
+    /// revision in columns of their own. Rows hold the stored version.
+    Columns {
+        /// The column holding the key (the field at the contract's `key`).
+        key: String,
+        /// The column holding the revision.
+        revision: String,
+        /// Each other column and the field of the stored version it holds.
+        fields: Vec<(String, JsonPointer)>,
+    },
+}
+
 /// One published version of a contract.
 #[derive(Debug)]
 pub struct ContractVersion {
@@ -60,6 +78,8 @@ pub struct Contract {
     pub owner: Option<String>,
     /// The table SQL owners store records in.
     pub table: String,
+    /// How the table holds them.
+    pub layout: Layout,
     /// Where the key is in a payload.
     pub key: JsonPointer,
     /// The rule new versions keep.

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::compat::Mode;
 use super::evolve::Step;
-use super::model::{Concurrency, Contract, ContractVersion, Status};
+use super::model::{Concurrency, Contract, ContractVersion, Layout, Status};
 use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
 use super::schema::{read_json, RefRoots, Schema, SchemaDocument};
@@ -26,6 +26,11 @@ struct ContractFile {
     description: String,
     owner: Option<String>,
     table: Option<String>,
+    /// An existing table's columns, each with the field it holds.
+    #[serde(default)]
+    columns: BTreeMap<String, JsonPointer>,
+    /// With `columns`: the column holding the revision.
+    revision_column: Option<String>,
     key: JsonPointer,
     #[serde(default)]
     compatibility: Mode,
@@ -189,11 +194,16 @@ fn load_contract(
         return Err(errors);
     }
 
+    let layout = match layout(&file.key, file.columns, file.revision_column) {
+        Ok(layout) => layout,
+        Err(message) => return Err(vec![problem(message)]),
+    };
     let contract = Contract {
         name: file.name,
         description: file.description,
         owner: file.owner,
         table,
+        layout,
         key: file.key,
         compatibility: file.compatibility,
         concurrency: file.concurrency,
@@ -202,12 +212,77 @@ fn load_contract(
         versions,
     };
     let mut problems = check_upgrades(&contract, &file_path);
+    problems.extend(check_layout(&contract, &file_path));
     problems.extend(check_examples(&contract));
     if problems.is_empty() {
         Ok(contract)
     } else {
         Err(problems)
     }
+}
+
+/// The table layout `columns:` and `revision_column:` describe.
+fn layout(
+    key: &JsonPointer,
+    columns: BTreeMap<String, JsonPointer>,
+    revision: Option<String>,
+) -> Result<Layout, String> {
+    if columns.is_empty() {
+        return match revision {
+            Some(_) => Err("`revision_column` needs `columns`: the fields' columns".to_owned()),
+            None => Ok(Layout::Document),
+        };
+    }
+    let revision = revision.ok_or("`columns` needs `revision_column`: where the revision goes")?;
+    if let Some(bad) = columns
+        .keys()
+        .chain([&revision])
+        .find(|name| !is_sql_identifier(name))
+    {
+        return Err(format!(
+            "column `{bad}` is not a plain SQL name: use letters, digits and `_`, starting with a letter"
+        ));
+    }
+    if columns.contains_key(&revision) {
+        return Err(format!(
+            "column `{revision}` holds the revision and a field"
+        ));
+    }
+    let key_column = columns
+        .iter()
+        .find(|(_, pointer)| *pointer == key)
+        .map(|(column, _)| column.clone())
+        .ok_or_else(|| format!("`columns` maps no column to the key {key}"))?;
+    Ok(Layout::Columns {
+        fields: columns
+            .into_iter()
+            .filter(|(column, _)| *column != key_column)
+            .collect(),
+        key: key_column,
+        revision,
+    })
+}
+
+/// Every mapped field must be one the stored version declares: a column
+/// for anything else could never be filled.
+fn check_layout(contract: &Contract, file: &Path) -> Vec<Error> {
+    let Layout::Columns { fields, .. } = &contract.layout else {
+        return Vec::new();
+    };
+    let stored = contract.stored_version();
+    fields
+        .iter()
+        .filter(|(_, pointer)| !stored.schema.declares(pointer))
+        .map(|(column, pointer)| {
+            Error::new(
+                file,
+                format!(
+                    "column `{column}` holds {pointer}, which {} does not declare",
+                    stored.version
+                ),
+            )
+        })
+        .collect()
 }
 
 fn load_version(

@@ -12,7 +12,7 @@ use contractgate::config::{Config, Limits, SystemConfig, EMBEDDED_SYSTEM};
 use contractgate::gateway::Gateway;
 use reqwest::{Method, Response};
 use serde_json::Value;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 /// Runs async test functions `fn(Backend)` once per owner kind, each in a
 /// module named after it (`postgres::a_test`). A backend whose server is not
@@ -180,7 +180,7 @@ impl Storage {
     }
 
     /// A table of this storage, qualified and quoted.
-    fn table(&self, table: &str) -> String {
+    pub fn table(&self, table: &str) -> String {
         match self {
             Storage::Sqlite(_) => format!(r#""{table}""#),
             Storage::Postgres { schema, .. } => format!(r#""{schema}"."{table}""#),
@@ -188,7 +188,36 @@ impl Storage {
         }
     }
 
-    async fn rows(&self, sql: &str, key: Option<&str>) -> Vec<sqlx::any::AnyRow> {
+    /// Runs SQL in this storage as its administrator would (creating the
+    /// schema or file first), e.g. to create a table a team already has.
+    pub async fn execute(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let url = match self {
+            Storage::Sqlite(_) => format!("sqlite://{}?mode=rwc", self.sqlite_file().display()),
+            _ => self.url(),
+        };
+        let mut connection = sqlx::AnyConnection::connect(&url)
+            .await
+            .expect("the storage opens");
+        if let Storage::Postgres { schema, .. } = self {
+            for statement in [
+                format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+                format!("SET search_path TO {schema}"),
+            ] {
+                sqlx::query(&statement)
+                    .execute(&mut connection)
+                    .await
+                    .expect("the schema");
+            }
+        }
+        sqlx::query(sql)
+            .execute(&mut connection)
+            .await
+            .expect("the SQL runs");
+    }
+
+    /// Rows of a query on this storage (`key` bound as its one parameter).
+    pub async fn rows(&self, sql: &str, key: Option<&str>) -> Vec<sqlx::any::AnyRow> {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&self.url())
             .await

@@ -30,7 +30,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Capabilities, Committed, Error, Owner, StoredRecord, Write};
-use crate::contract::{Contract, ContractName, RecordKey};
+use crate::contract::{Contract, ContractName, Layout, RecordKey};
 use dialect::Dialect;
 use journal::JournalStatements;
 use procedure::RecordStatements;
@@ -110,12 +110,16 @@ impl Owner for SqlOwner {
 
     async fn prepare(&self, contract: &Contract) -> Result<(), Error> {
         let dialect = self.procedure.dialect;
-        let table = dialect.quote(&contract.table);
-        sqlx::query(&dialect.create_records_table(&table))
-            .execute(&self.writer)
-            .await
-            .map_err(|e| self.classify(e))?;
-        let statements = Arc::new(RecordStatements::new(dialect, &table));
+        if contract.layout == Layout::Document {
+            let table = dialect.quote(&contract.table);
+            sqlx::query(&dialect.create_records_table(&table))
+                .execute(&self.writer)
+                .await
+                .map_err(|e| self.classify(e))?;
+        }
+        let mut statements = RecordStatements::new(dialect, contract);
+        statements.describe(dialect, &self.readers).await?;
+        let statements = Arc::new(statements);
         self.procedure.tables.rcu(|tables| {
             let mut tables = HashMap::clone(tables);
             tables.insert(contract.name.clone(), statements.clone());

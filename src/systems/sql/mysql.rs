@@ -42,6 +42,12 @@ impl Dialect for Mysql {
         )
     }
 
+    fn is_key_conflict(&self, error: &dyn DatabaseError, _key_column: &str) -> bool {
+        // "Duplicate entry '…' for key 'PRIMARY'": MySQL names the index,
+        // not the column, so the key column must be the primary key.
+        error.message().ends_with("PRIMARY'")
+    }
+
     fn is_temporary(&self, error: &dyn DatabaseError) -> bool {
         // Lock wait timeout, deadlock, too many connections, server
         // shutdown, connection killed or lost.

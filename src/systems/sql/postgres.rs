@@ -4,6 +4,7 @@
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::DatabaseError;
+use sqlx::postgres::PgDatabaseError;
 use sqlx::{Connection, Executor};
 
 use super::dialect::Dialect;
@@ -49,6 +50,14 @@ impl Dialect for Postgres {
                 updated_at TEXT NOT NULL
             )"
         )
+    }
+
+    fn is_key_conflict(&self, error: &dyn DatabaseError, key_column: &str) -> bool {
+        // DETAIL: Key (column)=(value) already exists.
+        error
+            .try_downcast_ref::<PgDatabaseError>()
+            .and_then(PgDatabaseError::detail)
+            .is_some_and(|detail| detail.starts_with(&format!("Key ({key_column})=")))
     }
 
     fn is_temporary(&self, error: &dyn DatabaseError) -> bool {
