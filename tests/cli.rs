@@ -179,3 +179,36 @@ fn serve_refuses_a_contract_whose_owner_is_not_a_system() {
     );
     assert!(stderr.contains("refuses to start"), "{stderr}");
 }
+
+#[test]
+fn serve_names_a_system_of_an_unknown_kind_or_one_it_cannot_reach() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let cases = [
+        ("crm: { kind: oracle, url: x }".to_owned(), "unknown variant `oracle`"),
+        (
+            // Nothing listens there: the port was free a moment ago.
+            format!("crm: {{ kind: postgres, url: \"postgres://u@127.0.0.1:{port}/db\" }}"),
+            "system `crm`: cannot connect to PostgreSQL",
+        ),
+    ];
+    for (system, expected) in cases {
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(
+            work.path().join("contractgate.yaml"),
+            format!("systems:\n  {system}\n  shop: {{ kind: sqlite, path: ./shop.db }}\n"),
+        )
+        .unwrap();
+        let output = binary()
+            .args(["serve", "--listen", "127.0.0.1:0", "--contracts"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts"))
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        assert_ne!(output.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{expected:?} in {stderr}");
+    }
+}
