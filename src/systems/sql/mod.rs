@@ -4,9 +4,12 @@
 //!
 //! # Group commit
 //!
-//! One writer task per owner takes the writes queued while the previous
-//! transaction was committing and commits them together: one transaction,
-//! one fsync for all. Each write runs in its own savepoint, so a write
+//! A writer task takes the writes queued while its previous transaction
+//! was committing and commits them together: one transaction, one fsync for
+//! all. SQLite has one writer task (it has one writer anyway); a server
+//! owner has several, each with a connection of its own, and a write goes to
+//! the task its contract and key hash to, so writes to one record keep
+//! their order and two tasks never wait on each other's rows. Each write runs in its own savepoint, so a write
 //! refused on its own merits (not found, exists, stale revision, a
 //! constraint) is rolled back alone and the batch goes on. Any other
 //! failure (busy, I/O, a failed rollback) aborts the whole batch: every
@@ -21,6 +24,7 @@ mod procedure;
 mod sqlite;
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -44,7 +48,8 @@ pub struct SqlOwner {
     procedure: Arc<Procedure>,
     writer: AnyPool,
     readers: AnyPool,
-    queue: mpsc::Sender<Pending>,
+    /// One queue per writer task.
+    queues: Vec<mpsc::Sender<Pending>>,
     /// Names this owner when it holds the relay lease (several gateway
     /// instances may share one database).
     instance: String,
@@ -71,26 +76,42 @@ type Reply = oneshot::Sender<Result<Committed, Error>>;
 /// rather than when the request's own time runs out.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// Writer tasks of a server owner with `connections` pooled connections:
+/// half of them, so reads always find one free, and at most 8.
+fn writers(connections: u32) -> usize {
+    (connections as usize / 2).clamp(1, 8)
+}
+
 /// Writes committed together at most; bounds a transaction's size and the
 /// latency the first write in it waits for the last.
 const BATCH_LIMIT: usize = 128;
 
 impl SqlOwner {
-    /// An owner over connected pools (already migrated); starts its writer
-    /// task.
-    fn new(dialect: &'static dyn Dialect, writer: AnyPool, readers: AnyPool) -> Self {
+    /// An owner over connected pools (already migrated); starts its
+    /// writer tasks.
+    fn new(
+        dialect: &'static dyn Dialect,
+        writer: AnyPool,
+        readers: AnyPool,
+        writers: usize,
+    ) -> Self {
         let procedure = Arc::new(Procedure {
             dialect,
             journal: JournalStatements::new(dialect),
             tables: ArcSwap::default(),
         });
-        let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
-        tokio::spawn(write_batches(procedure.clone(), writer.clone(), pending));
+        let queues = (0..writers.max(1))
+            .map(|_| {
+                let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
+                tokio::spawn(write_batches(procedure.clone(), writer.clone(), pending));
+                queue
+            })
+            .collect();
         Self {
             procedure,
             writer,
             readers,
-            queue,
+            queues,
             instance: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -131,7 +152,10 @@ impl Owner for SqlOwner {
     async fn commit(&self, write: Write) -> Result<Committed, Error> {
         let (reply, outcome) = oneshot::channel();
         let stopped = || Error::Unavailable("the owner's writer has stopped".to_owned());
-        self.queue
+        let mut hasher = std::hash::DefaultHasher::new();
+        (&write.contract, &write.key).hash(&mut hasher);
+        let queue = &self.queues[hasher.finish() as usize % self.queues.len()];
+        queue
             .send(Pending { write, reply })
             .await
             .map_err(|_| stopped())?;

@@ -8,7 +8,7 @@ use sqlx::mysql::MySqlDatabaseError;
 use sqlx::Executor;
 
 use super::dialect::Dialect;
-use super::{SqlOwner, ACQUIRE_TIMEOUT};
+use super::{writers, SqlOwner, ACQUIRE_TIMEOUT};
 
 /// MySQL's (and MariaDB's) dialect.
 pub struct Mysql;
@@ -99,5 +99,10 @@ pub async fn open(url: &str, connections: u32) -> anyhow::Result<SqlOwner> {
         .run(&pool)
         .await
         .context("cannot migrate the MySQL database")?;
-    Ok(SqlOwner::new(&Mysql, pool.clone(), pool))
+    Ok(SqlOwner::new(
+        &Mysql,
+        pool.clone(),
+        pool,
+        writers(connections),
+    ))
 }

@@ -8,7 +8,7 @@ use sqlx::postgres::PgDatabaseError;
 use sqlx::{Connection, Executor};
 
 use super::dialect::Dialect;
-use super::{SqlOwner, ACQUIRE_TIMEOUT};
+use super::{writers, SqlOwner, ACQUIRE_TIMEOUT};
 use crate::contract::is_sql_identifier;
 
 /// PostgreSQL's dialect.
@@ -117,5 +117,10 @@ pub async fn open(url: &str, schema: Option<&str>, connections: u32) -> anyhow::
         .run(&pool)
         .await
         .context("cannot migrate the PostgreSQL database")?;
-    Ok(SqlOwner::new(&Postgres, pool.clone(), pool))
+    Ok(SqlOwner::new(
+        &Postgres,
+        pool.clone(),
+        pool,
+        writers(connections),
+    ))
 }

@@ -124,5 +124,5 @@ pub async fn open(path: &Path) -> anyhow::Result<SqlOwner> {
         })
         .connect_with(url("ro")?)
         .await?;
-    Ok(SqlOwner::new(&Sqlite, writer, readers))
+    Ok(SqlOwner::new(&Sqlite, writer, readers, 1))
 }
