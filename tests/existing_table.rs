@@ -112,7 +112,7 @@ async fn a_table_without_a_mapped_column_is_refused_at_start(backend: Backend) {
         .expect("refused");
     let message = format!("{refused:#}");
     assert!(
-        message.contains("cannot prepare contract `customer`"),
+        message.contains("contract `customer`"),
         "{message}"
     );
     assert!(

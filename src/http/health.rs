@@ -98,7 +98,7 @@ mod tests {
                 journal_in_transaction: true,
             }
         }
-        async fn prepare(&self, _contract: &Contract) -> Result<(), systems::Error> {
+        async fn prepare(&self, _contracts: &[Arc<Contract>]) -> Result<(), systems::Error> {
             Ok(())
         }
         async fn commit(&self, _write: Write) -> Result<Committed, systems::Error> {

@@ -198,9 +198,10 @@ pub struct Capabilities {
 pub trait Owner: Send + Sync {
     /// What this owner can do.
     fn capabilities(&self) -> Capabilities;
-    /// Maps a contract to this owner's storage (a table for SQL owners),
-    /// creating it when missing. Called for every contract before any write.
-    async fn prepare(&self, contract: &Contract) -> Result<(), Error>;
+    /// Maps contracts to this owner's storage (a table each for SQL
+    /// owners), creating what is missing. Called for every contract before
+    /// any write, with all of an owner's contracts at once.
+    async fn prepare(&self, contracts: &[Arc<Contract>]) -> Result<(), Error>;
     /// Applies one write (and its journal entries, see [`Capabilities`]).
     async fn commit(&self, write: Write) -> Result<Committed, Error>;
     /// The current record under a key.

@@ -129,21 +129,36 @@ impl Owner for SqlOwner {
         }
     }
 
-    async fn prepare(&self, contract: &Contract) -> Result<(), Error> {
+    async fn prepare(&self, contracts: &[Arc<Contract>]) -> Result<(), Error> {
         let dialect = self.procedure.dialect;
-        if contract.layout == Layout::Document {
+        let classify = |e| self.classify(e);
+        // The document tables missing, created in one transaction.
+        let mut transaction = self.writer.begin().await.map_err(classify)?;
+        for contract in contracts.iter().filter(|c| c.layout == Layout::Document) {
             let table = dialect.quote(&contract.table);
             sqlx::query(&dialect.create_records_table(&table))
-                .execute(&self.writer)
+                .execute(&mut *transaction)
                 .await
-                .map_err(|e| self.classify(e))?;
+                .map_err(classify)?;
         }
-        let mut statements = RecordStatements::new(dialect, contract);
-        statements.describe(dialect, &self.readers).await?;
-        let statements = Arc::new(statements);
+        transaction.commit().await.map_err(classify)?;
+        let mut prepared = Vec::with_capacity(contracts.len());
+        for contract in contracts {
+            let mut statements = RecordStatements::new(dialect, contract);
+            statements
+                .describe(dialect, &self.readers)
+                .await
+                .map_err(|error| match error {
+                    Error::Fault(why) => {
+                        Error::Fault(format!("contract `{}`: {why}", contract.name))
+                    }
+                    other => other,
+                })?;
+            prepared.push((contract.name.clone(), Arc::new(statements)));
+        }
         self.procedure.tables.rcu(|tables| {
             let mut tables = HashMap::clone(tables);
-            tables.insert(contract.name.clone(), statements.clone());
+            tables.extend(prepared.iter().cloned());
             tables
         });
         Ok(())
