@@ -111,10 +111,7 @@ async fn a_table_without_a_mapped_column_is_refused_at_start(backend: Backend) {
         .err()
         .expect("refused");
     let message = format!("{refused:#}");
-    assert!(
-        message.contains("contract `customer`"),
-        "{message}"
-    );
+    assert!(message.contains("contract `customer`"), "{message}");
     assert!(
         message.contains("does not hold the contract's columns"),
         "{message}"

@@ -29,27 +29,43 @@ impl FromRequest<Arc<Gateway>> for JsonObject {
     }
 }
 
+/// JSON bodies: `application/json` or any `application/*+json`
+/// (`merge-patch+json` among them).
 fn check_media_type(headers: &HeaderMap) -> Result<(), Problem> {
+    check_content_type(
+        headers,
+        "JSON (Content-Type: application/json or application/merge-patch+json)",
+        |essence| {
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        },
+    )
+}
+
+/// Checks a body's declared media type (its essence, lower case) against
+/// what a route `accepts`; `expected` says it in the 415's detail.
+pub(super) fn check_content_type(
+    headers: &HeaderMap,
+    expected: &str,
+    accepts: impl Fn(&str) -> bool,
+) -> Result<(), Problem> {
+    let unsupported = |found: &str| Problem::unsupported_media_type(expected, found);
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(Problem::unsupported_media_type(
-            "a body without Content-Type",
-        ));
+        return Err(unsupported("a body without Content-Type"));
     };
     let text = value
         .to_str()
-        .map_err(|_| Problem::unsupported_media_type("an unreadable Content-Type"))?;
+        .map_err(|_| unsupported("an unreadable Content-Type"))?;
     let essence = text
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
+    if accepts(&essence) {
         Ok(())
     } else {
-        Err(Problem::unsupported_media_type(&format!("`{text}`")))
+        Err(unsupported(&format!("`{text}`")))
     }
 }
 

@@ -106,6 +106,14 @@ mod tests {
                 "a slow owner holds no records".into(),
             ))
         }
+        async fn commit_together(
+            &self,
+            _writes: Vec<Write>,
+        ) -> Result<Vec<Result<Committed, systems::Error>>, systems::Error> {
+            Err(systems::Error::Refused(
+                "a slow owner holds no records".into(),
+            ))
+        }
         async fn read(
             &self,
             _contract: &ContractName,

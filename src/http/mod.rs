@@ -1,5 +1,6 @@
 //! The HTTP surface: one axum router over a shared [`Gateway`].
 
+mod batch;
 mod body;
 mod contracts;
 mod health;
@@ -35,6 +36,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID));
     Router::new()
         .merge(records::router())
+        .merge(batch::router())
         .merge(contracts::router())
         .merge(health::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })

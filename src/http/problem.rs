@@ -94,13 +94,14 @@ impl Problem {
         )
     }
 
-    /// 415: the body is not declared as JSON; `found` says what it was.
-    pub fn unsupported_media_type(found: &str) -> Self {
+    /// 415: the body is not declared as what the route takes (`expected`);
+    /// `found` says what it was.
+    pub fn unsupported_media_type(expected: &str, found: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "Unsupported media type",
-            format!("the body must be JSON (Content-Type: application/json or application/merge-patch+json), not {found}"),
+            format!("the body must be {expected}, not {found}"),
         )
     }
 

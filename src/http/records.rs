@@ -118,7 +118,7 @@ async fn read(
 /// the body is read only once the target is known, so a bad body on a
 /// known version gets them too. A target that does not resolve is answered
 /// before this, without them.
-async fn answer(
+pub(super) async fn answer(
     target: &Target,
     work: impl Future<Output = Result<Response, Problem>>,
 ) -> Response {

@@ -204,6 +204,13 @@ pub trait Owner: Send + Sync {
     async fn prepare(&self, contracts: &[Arc<Contract>]) -> Result<(), Error>;
     /// Applies one write (and its journal entries, see [`Capabilities`]).
     async fn commit(&self, write: Write) -> Result<Committed, Error>;
+    /// Applies writes all or nothing (a chunk of a bulk request): each
+    /// write's domain outcome (refused alone, the others committed), or the
+    /// failure that left every one of them unwritten.
+    async fn commit_together(
+        &self,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Result<Committed, Error>>, Error>;
     /// The current record under a key.
     async fn read(
         &self,

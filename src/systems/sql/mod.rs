@@ -177,6 +177,18 @@ impl Owner for SqlOwner {
         outcome.await.map_err(|_| stopped())?
     }
 
+    async fn commit_together(
+        &self,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Result<Committed, Error>>, Error> {
+        let transaction = self
+            .writer
+            .begin_with(self.procedure.dialect.begin())
+            .await
+            .map_err(|e| self.classify(e))?;
+        self.procedure.commit_all(transaction, writes).await
+    }
+
     async fn read(
         &self,
         contract: &ContractName,
@@ -239,7 +251,7 @@ async fn write_batches(
 impl Procedure {
     async fn commit_batch(
         &self,
-        mut transaction: sqlx::Transaction<'static, sqlx::Any>,
+        transaction: sqlx::Transaction<'static, sqlx::Any>,
         batch: Vec<Pending>,
     ) {
         // A caller that gave up while the write lock was awaited (timed out,
@@ -249,28 +261,41 @@ impl Procedure {
             .filter(|p| !p.reply.is_closed())
             .map(|p| (p.write, p.reply))
             .unzip();
-        let mut outcomes = Vec::with_capacity(writes.len());
-        for write in writes {
-            match self.apply_in_savepoint(&mut transaction, write).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(error) => {
-                    // Dropping the transaction rolls it back.
-                    drop(transaction);
-                    let error = Error::Unavailable(format!(
-                        "a write committed in the same transaction failed ({error})"
-                    ));
-                    return fail_all(replies, error);
-                }
-            }
-        }
-        match transaction.commit().await {
-            Ok(()) => {
+        match self.commit_all(transaction, writes).await {
+            Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }
             }
-            Err(error) => fail_all(replies, self.dialect.classify(error)),
+            Err(error) => fail_all(replies, error),
         }
+    }
+
+    /// Applies writes in one transaction, each in its own savepoint, and
+    /// commits: each write's domain outcome, or (nothing committed) the
+    /// failure that aborted them all.
+    async fn commit_all(
+        &self,
+        mut transaction: sqlx::Transaction<'static, sqlx::Any>,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Result<Committed, Error>>, Error> {
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in writes {
+            match self.apply_in_savepoint(&mut transaction, write).await {
+                Ok(outcome) => outcomes.push(outcome),
+                // Dropping the transaction rolls it back.
+                Err(error) => {
+                    return Err(Error::Unavailable(format!(
+                        "a write committed in the same transaction failed ({error})"
+                    )))
+                }
+            }
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(|e| self.dialect.classify(e))?;
+        Ok(outcomes)
     }
 
     /// One write inside the batch's transaction. The outer `Err` is a
