@@ -76,12 +76,7 @@ async fn a_bulk_request_commits_exactly_the_valid_lines_and_reports_the_others(b
         (stored.version, stored.body["full_name"].clone()),
         (2, json!("Ada Lovelace"))
     );
-    let types: Vec<Value> = probe
-        .events()
-        .await
-        .iter()
-        .map(|e| e["type"].clone())
-        .collect();
+    let types: Vec<Value> = probe.event_attribute("type").await;
     assert_eq!(
         types,
         [

@@ -85,13 +85,7 @@ async fn writes_go_to_the_typed_columns_of_an_existing_table(backend: Backend) {
 
     assert_eq!(gateway.delete(path, &[]).await.status(), 204);
     assert_eq!(gateway.probe().records("customer").await, 0);
-    let types: Vec<Value> = gateway
-        .probe()
-        .events()
-        .await
-        .iter()
-        .map(|e| e["type"].clone())
-        .collect();
+    let types: Vec<Value> = gateway.probe().event_attribute("type").await;
     assert_eq!(
         types,
         ["customer.created", "customer.patched", "customer.deleted"]

@@ -138,12 +138,7 @@ async fn a_write_refused_after_its_upsert_ran_is_undone_alone_and_its_batch_comm
     let probe = gateway.probe();
     assert_eq!(probe.records("customer").await, 4);
     assert_eq!(probe.stored("customer", "c-666").await, None);
-    let subjects: Vec<Value> = probe
-        .events()
-        .await
-        .iter()
-        .map(|e| e["subject"].clone())
-        .collect();
+    let subjects: Vec<Value> = probe.event_attribute("subject").await;
     assert_eq!(
         subjects,
         [json!("c-1"), json!("c-2"), json!("c-3"), json!("c-4")]

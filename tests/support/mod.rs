@@ -313,6 +313,15 @@ impl Probe<'_> {
         })
     }
 
+    /// One attribute (`type`, `subject`…) of every change event, in order.
+    pub async fn event_attribute(&self, name: &str) -> Vec<Value> {
+        self.events()
+            .await
+            .iter()
+            .map(|e| e[name].clone())
+            .collect()
+    }
+
     /// Every change event in the owner's journal, in the order written.
     pub async fn events(&self) -> Vec<Value> {
         let sql = format!(
