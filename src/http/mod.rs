@@ -6,6 +6,7 @@ mod health;
 mod if_match;
 mod problem;
 mod records;
+mod validate;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID));
     Router::new()
         .merge(records::router())
+        .merge(validate::router())
         .merge(contracts::router())
         .merge(health::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
