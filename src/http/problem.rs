@@ -216,7 +216,7 @@ impl From<write::Error> for Problem {
                 StatusCode::NOT_ACCEPTABLE,
                 "not-representable",
                 "Record not representable in this version",
-                format!("{detail}: read it at a newer version"),
+                detail,
             )
             .contract(contract)
             .version(rejection.version)

@@ -61,7 +61,7 @@ pub enum Error {
     PreconditionRequired(String),
     /// The stored record cannot be expressed in the version asked for: its
     /// downgrade breaks that version's schema or rules.
-    #[error("record is not representable in {contract} {}", rejection.version)]
+    #[error("the stored record cannot be represented in {contract} {}", rejection.version)]
     NotRepresentable {
         /// The contract.
         contract: String,
