@@ -142,6 +142,7 @@ impl Gateway {
             return Err(Error::Retired {
                 contract: contract.to_owned(),
                 version: number,
+                successor: found.successor(),
             });
         }
         // Bound at load for every contract of the snapshot.

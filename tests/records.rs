@@ -9,7 +9,7 @@ use support::{
     assert_detail, data, example, example_contracts, expect_problem, header, Backend, TestGateway,
 };
 
-async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: Backend) {
+async fn a_v1_customer_is_stored_as_v3_and_read_back_in_v1_or_v2(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
     let v1 = data("payloads/customer-v1.json");
 
@@ -23,7 +23,7 @@ async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: 
     );
     // v1 is deprecated in the example contract.
     assert_eq!(header(&created, "deprecation"), "true");
-    assert!(header(&created, "link").contains("/contracts/customer/v2/records"));
+    assert!(header(&created, "link").contains("/contracts/customer/v3/records"));
     assert_eq!(created.json::<Value>().await.unwrap(), v1);
 
     let as_v2 = gateway.get("/contracts/customer/v2/records/c-1").await;
@@ -39,7 +39,7 @@ async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: 
 
     // The owner holds the upgraded body, at the stored version.
     let stored = gateway.probe().stored("customer", "c-1").await.unwrap();
-    assert_eq!((stored.version, stored.revision), (2, 1));
+    assert_eq!((stored.version, stored.revision), (3, 1));
     assert_eq!(stored.body["full_name"], "Ada Lovelace");
 }
 
@@ -74,7 +74,7 @@ async fn every_write_leaves_one_change_event_with_pii_redacted(backend: Backend)
         assert_eq!(event["specversion"], "1.0");
         assert_eq!(event["source"], "/contracts/customer");
         assert_eq!(event["subject"], "c-2");
-        assert_eq!(event["dataschema"], "/contracts/customer/v2/schema");
+        assert_eq!(event["dataschema"], "/contracts/customer/v3/schema");
         assert!(event["id"].as_str().is_some_and(|id| !id.is_empty()));
     }
     assert_eq!(events[0]["data"]["email"], "[redacted]");
@@ -358,8 +358,9 @@ async fn avro_logical_values_are_stored_in_one_form_whatever_their_spelling(back
     let mut stored = Vec::new();
     for order in [&first, &second] {
         assert_eq!(gateway.post("order", 1, order).await.status(), 201);
+        // Read at v2, the version the owner stores.
         let path = format!(
-            "/contracts/order/v1/records/{}",
+            "/contracts/order/v2/records/{}",
             order["id"].as_str().unwrap()
         );
         let mut body = gateway.get_json(path).await;
@@ -398,7 +399,7 @@ async fn contracts_are_listed_with_their_versions_and_schemas(backend: Backend) 
         .json()
         .await
         .unwrap();
-    assert_eq!(customer["stored_version"], 2);
+    assert_eq!(customer["stored_version"], 3);
     assert_eq!(customer["versions"][0]["status"], "deprecated");
     let schema = gateway.get("/contracts/customer/v2/schema").await;
     assert_eq!(header(&schema, "contract-version"), "2");
@@ -483,17 +484,18 @@ async fn records_stored_before_a_new_version_are_upgraded_on_read_and_write(back
     let body: Value = read.json().await.unwrap();
     assert_eq!(body["full_name"], "Ada Lovelace");
     assert_eq!(body["tier"], "standard");
-    // A patch in v2 applies to the upgraded record and stores it as v2.
+    // A patch in v2 applies to the upgraded record and stores it as the
+    // latest version.
     let patched = gateway
         .send(Method::PATCH, path, &json!({"tier": "gold"}))
         .await;
     assert_eq!(patched.status(), 200);
     let stored = gateway.probe().stored("customer", "c-1").await.unwrap();
-    assert_eq!((stored.version, stored.revision), (2, 2));
+    assert_eq!((stored.version, stored.revision), (3, 2));
 }
 
 on_every_owner!(
-    a_v1_customer_is_stored_as_v2_and_read_back_in_either_version,
+    a_v1_customer_is_stored_as_v3_and_read_back_in_v1_or_v2,
     every_write_leaves_one_change_event_with_pii_redacted,
     put_creates_then_replaces_and_bumps_the_revision,
     patch_merges_then_validates_the_result,

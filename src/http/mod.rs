@@ -7,6 +7,7 @@ mod health;
 mod if_match;
 mod problem;
 mod records;
+mod validate;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .merge(records::router())
         .merge(batch::router())
+        .merge(validate::router())
         .merge(contracts::router())
         .merge(health::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })

@@ -30,6 +30,9 @@ struct Details {
     version: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     violations: Vec<Violation>,
+    /// For a retired version: the version to move to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    successor_version: Option<u32>,
     #[serde(skip)]
     retry_after: Option<u64>,
 }
@@ -45,6 +48,7 @@ impl Problem {
             contract: None,
             version: None,
             violations: Vec::new(),
+            successor_version: None,
             retry_after: None,
         }))
     }
@@ -161,14 +165,22 @@ impl From<write::Error> for Problem {
                 detail,
             )
             .contract(contract),
-            E::Retired { contract, version } => Self::new(
-                StatusCode::GONE,
-                "retired-version",
-                "Contract version retired",
-                format!("{detail}; use a newer version"),
-            )
-            .contract(contract)
-            .version(version),
+            E::Retired {
+                contract,
+                version,
+                successor,
+            } => {
+                let mut problem = Self::new(
+                    StatusCode::GONE,
+                    "retired-version",
+                    "Contract version retired",
+                    format!("{detail} (/contracts/{contract}/{successor}/…)"),
+                )
+                .contract(contract)
+                .version(version);
+                problem.0.successor_version = Some(successor.number());
+                problem
+            }
             E::Rejected {
                 contract,
                 rejection,
@@ -198,12 +210,16 @@ impl From<write::Error> for Problem {
                 "If-Match required",
                 detail,
             ),
-            E::Inexpressible { rejection } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "inexpressible-record",
-                "Stored record cannot be expressed in this version",
+            E::NotRepresentable {
+                contract,
+                rejection,
+            } => Self::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not-representable",
+                "Record not representable in this version",
                 detail,
             )
+            .contract(contract)
             .version(rejection.version)
             .violations(rejection.violations),
             E::Owner(owner) => Self::from(owner),

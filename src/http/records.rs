@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -125,19 +126,39 @@ pub(super) async fn answer(
     let mut response = work.await.unwrap_or_else(IntoResponse::into_response);
     let headers = response.headers_mut();
     set_contract_version(headers, target.version);
-    // `Deprecation` and the successor link on deprecated versions.
     if target.deprecated {
-        headers.insert("deprecation", HeaderValue::from_static("true"));
-        let latest = target.contract.stored_version().version;
-        let link = format!(
-            "</contracts/{}/{latest}/records>; rel=\"successor-version\"",
-            target.contract.name
-        );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            headers.insert(header::LINK, value);
-        }
+        deprecation_headers(headers, target);
     }
     response
+}
+
+/// `Deprecation` (RFC 9745: `@` and the declared date in epoch seconds;
+/// `true`, the drafts' form, when the contract declares no date),
+/// `Sunset` (RFC 8594, an HTTP-date) when declared, and a `Link` to the
+/// version to move to.
+fn deprecation_headers(headers: &mut HeaderMap, target: &Target) {
+    let version = target.contract.version(target.version);
+    let deprecation = match version.and_then(|v| v.deprecated_on) {
+        Some(at) => HeaderValue::from_str(&format!("@{}", at.unix_timestamp())).ok(),
+        None => Some(HeaderValue::from_static("true")),
+    };
+    if let Some(value) = deprecation {
+        headers.insert("deprecation", value);
+    }
+    if let Some(at) = version.and_then(|v| v.sunset) {
+        let date = httpdate::fmt_http_date(SystemTime::from(at));
+        if let Ok(value) = HeaderValue::from_str(&date) {
+            headers.insert("sunset", value);
+        }
+    }
+    let link = format!(
+        "</contracts/{}/{}/records>; rel=\"successor-version\"",
+        target.contract.name,
+        target.contract.successor()
+    );
+    if let Ok(value) = HeaderValue::from_str(&link) {
+        headers.insert(header::LINK, value);
+    }
 }
 
 /// What an update (PUT, PATCH) brings: the key, its `If-Match`, its body.

@@ -4,12 +4,15 @@
 //! into a problem response.
 
 mod batch;
+mod dry_run;
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::contract::{RecordKey, Rejection, Version};
+pub use dry_run::{dry_run, DryRun};
+
+use crate::contract::{Contract, RecordKey, Rejection, ValidatedRecord, Version};
 use crate::events::{ChangeEvent, EventType};
 use crate::gateway::{Gateway, Target};
 use crate::systems::{self, Committed, Mutation, Precondition, Write};
@@ -31,12 +34,14 @@ pub enum Error {
         version: String,
     },
     /// The version is retired.
-    #[error("{contract} {version} is retired")]
+    #[error("{contract} {version} is retired; move to {successor}")]
     Retired {
         /// The contract.
         contract: String,
         /// The retired version.
         version: Version,
+        /// The version to move to: the latest active one.
+        successor: Version,
     },
     /// The payload breaks the contract.
     #[error("the payload breaks {contract} {}", rejection.version)]
@@ -57,10 +62,13 @@ pub enum Error {
     /// The contract requires `If-Match` on updates.
     #[error("contract `{0}` requires If-Match on updates and deletes")]
     PreconditionRequired(String),
-    /// The stored record cannot be expressed in the version asked for.
-    #[error("the stored record cannot be expressed in {}", rejection.version)]
-    Inexpressible {
-        /// Why.
+    /// The stored record cannot be expressed in the version asked for: its
+    /// downgrade breaks that version's schema or rules.
+    #[error("the stored record cannot be represented in {contract} {}", rejection.version)]
+    NotRepresentable {
+        /// The contract.
+        contract: String,
+        /// What the downgraded record breaks.
         rejection: Rejection,
     },
     /// The owner refused or failed.
@@ -88,6 +96,20 @@ pub struct Read {
     pub revision: u64,
     /// Its body.
     pub body: Value,
+}
+
+/// The whole check a write gets, its refusal as a write path error.
+fn accept(
+    contract: &Contract,
+    version: Version,
+    body: Value,
+) -> Result<(ValidatedRecord, Value), Error> {
+    contract
+        .accept(version, body)
+        .map_err(|rejection| Error::Rejected {
+            contract: contract.name.to_string(),
+            rejection,
+        })
 }
 
 /// How often a patch is retried when another write slips in between its
@@ -190,7 +212,10 @@ impl Gateway {
         let body = target
             .contract
             .express(stored.body, stored.version, target.version)
-            .map_err(|rejection| Error::Inexpressible { rejection })?;
+            .map_err(|rejection| Error::NotRepresentable {
+                contract: target.contract.name.to_string(),
+                rejection,
+            })?;
         Ok(Read {
             revision: stored.revision,
             body,
@@ -293,11 +318,7 @@ fn prepare_put(
     patch: bool,
 ) -> Result<(Write, Value), Error> {
     let contract = &target.contract;
-    let reject = |rejection| Error::Rejected {
-        contract: contract.name.to_string(),
-        rejection,
-    };
-    let (record, sent) = contract.accept(target.version, body).map_err(reject)?;
+    let (record, sent) = accept(contract, target.version, body)?;
     if let Some(path_key) = path_key {
         if &path_key != record.key() {
             return Err(Error::KeyMismatch {

@@ -117,6 +117,7 @@
 //! again by name is checked at, and located at, its definition.
 
 mod logical;
+mod resolve;
 mod values;
 mod walker;
 
@@ -172,6 +173,22 @@ impl AvroSchema {
     /// Whether the record fields of the schema reach `pointer`.
     pub fn declares(&self, pointer: &JsonPointer) -> bool {
         self.walker().declares(&self.root, pointer.segments())
+    }
+
+    /// A payload of `writer`'s schema as this schema reads it, by Avro's
+    /// schema resolution (see `resolve`); normalize and validate after.
+    pub fn resolve_from(&self, writer: &AvroSchema, payload: Value) -> Value {
+        let resolver = resolve::Resolver {
+            writer: writer.walker(),
+            reader: self.walker(),
+        };
+        resolver.resolve(Some(&writer.root), &self.root, payload)
+    }
+
+    /// Whether the record holding the field at `pointer` must have it: the
+    /// field has no default.
+    pub fn requires(&self, pointer: &JsonPointer) -> bool {
+        self.walker().requires(&self.root, pointer.segments())
     }
 
     fn walker(&self) -> Walker<'_> {

@@ -22,7 +22,7 @@ impl<'s> Walker<'s> {
     /// The schema a `Ref` stands for, with its location; anything else as
     /// given. `Err` carries the name of a reference that resolves nowhere,
     /// which apache-avro's parser does not let through.
-    fn resolve<'a>(
+    pub(super) fn resolve<'a>(
         &'a self,
         schema: &'s Schema,
         location: &'a str,
@@ -255,18 +255,9 @@ impl<'s> Walker<'s> {
     /// string of a `timestamp-millis` after a `string` branch), and the
     /// stored value must keep the meaning it was accepted with.
     fn normalize_union(&self, branches: &'s [Schema], value: Value) -> Value {
-        let (index, inner) = match self.wrapped(branches, &value) {
-            Some((index, _, _)) => match value {
-                Value::Object(object) => match object.into_iter().next() {
-                    Some((_, inner)) => (index, inner),
-                    None => return Value::Null,
-                },
-                other => (index, other),
-            },
-            None => match self.natural_branch(branches, &value) {
-                Some(index) => (index, value),
-                None => return value,
-            },
+        let (index, inner) = match self.read_union(branches, value) {
+            Ok(read) => read,
+            Err(value) => return value,
         };
         let normalized = self.normalize(&branches[index], inner);
         if self.branch_read(branches, &normalized) == Some(index) {
@@ -276,6 +267,28 @@ impl<'s> Walker<'s> {
             wrapper_key(&branches[index]),
             normalized,
         )]))
+    }
+
+    /// The branch a union value is read as and the value without its
+    /// wrapper; the value back when no branch takes it.
+    pub(super) fn read_union(
+        &self,
+        branches: &'s [Schema],
+        value: Value,
+    ) -> Result<(usize, Value), Value> {
+        match self.wrapped(branches, &value) {
+            Some((index, _, _)) => match value {
+                Value::Object(object) => match object.into_iter().next() {
+                    Some((_, inner)) => Ok((index, inner)),
+                    None => Err(Value::Null),
+                },
+                other => Ok((index, other)),
+            },
+            None => match self.natural_branch(branches, &value) {
+                Some(index) => Ok((index, value)),
+                None => Err(value),
+            },
+        }
     }
 
     /// The branch a union value is read as: the one its wrapper names, or
@@ -323,6 +336,31 @@ impl<'s> Walker<'s> {
             _ => false,
         }
     }
+
+    pub(super) fn requires(&self, schema: &'s Schema, segments: &[String]) -> bool {
+        let Some((first, rest)) = segments.split_first() else {
+            return false;
+        };
+        match self.resolve(schema, "") {
+            Ok((Schema::Record(record), _)) => record
+                .fields
+                .iter()
+                .find(|field| field.name == *first)
+                .is_some_and(|field| {
+                    if rest.is_empty() {
+                        field.default.is_none()
+                    } else {
+                        self.requires(&field.schema, rest)
+                    }
+                }),
+            // Inside an optional record, the record branch decides.
+            Ok((Schema::Union(union), _)) => union
+                .variants()
+                .iter()
+                .any(|branch| self.requires(branch, segments)),
+            _ => false,
+        }
+    }
 }
 
 fn violation(
@@ -354,7 +392,7 @@ fn names_branch(branch: &Schema, key: &str) -> bool {
 
 /// The key that names `branch` in the wrapped form: the full name of a
 /// named type, the type name of any other.
-fn wrapper_key(branch: &Schema) -> String {
+pub(super) fn wrapper_key(branch: &Schema) -> String {
     match branch {
         Schema::Ref { name } => name.fullname(None),
         Schema::Record(record) => record.name.fullname(None),
@@ -367,7 +405,7 @@ fn wrapper_key(branch: &Schema) -> String {
 
 /// The Avro type name of an unnamed schema; logical types go by their
 /// underlying type, as in Avro's JSON encoding of unions.
-fn type_name(schema: &Schema) -> &'static str {
+pub(super) fn type_name(schema: &Schema) -> &'static str {
     match schema {
         Schema::Null => "null",
         Schema::Boolean => "boolean",
