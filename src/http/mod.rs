@@ -3,6 +3,7 @@
 mod body;
 mod contracts;
 mod health;
+mod idempotency_key;
 mod problem;
 mod records;
 

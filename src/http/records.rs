@@ -13,6 +13,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::body::JsonObject;
+use super::idempotency_key::{idempotency_key, mark_replayed};
 use super::problem::Problem;
 use crate::contract::RecordKey;
 use crate::events::EventType;
@@ -40,10 +41,13 @@ pub fn router() -> Router<Arc<Gateway>> {
 async fn create(
     State(gateway): State<Arc<Gateway>>,
     Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
     JsonObject(body): JsonObject,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
-    let outcome = gateway.create(&target, body).await?;
+    let outcome = gateway
+        .create(&target, body, idempotency_key(&headers)?)
+        .await?;
     Ok(written(&target, outcome))
 }
 
@@ -54,8 +58,9 @@ async fn replace(
     JsonObject(body): JsonObject,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
+    let (key, if_match) = (record_key(&key)?, if_match(&headers));
     let outcome = gateway
-        .replace(&target, record_key(&key)?, body, if_match(&headers))
+        .replace(&target, key, body, if_match, idempotency_key(&headers)?)
         .await?;
     Ok(written(&target, outcome))
 }
@@ -67,8 +72,9 @@ async fn patch(
     JsonObject(body): JsonObject,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
+    let (key, if_match) = (record_key(&key)?, if_match(&headers));
     let outcome = gateway
-        .patch(&target, record_key(&key)?, body, if_match(&headers))
+        .patch(&target, key, body, if_match, idempotency_key(&headers)?)
         .await?;
     Ok(written(&target, outcome))
 }
@@ -79,13 +85,13 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
-    gateway
-        .delete(&target, record_key(&key)?, if_match(&headers))
+    let (key, if_match) = (record_key(&key)?, if_match(&headers));
+    let outcome = gateway
+        .delete(&target, key, if_match, idempotency_key(&headers)?)
         .await?;
-    Ok(with_version_headers(
-        &target,
-        StatusCode::NO_CONTENT.into_response(),
-    ))
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    mark_replayed(&mut response, outcome.replayed);
+    Ok(with_version_headers(&target, response))
 }
 
 async fn read(
@@ -126,6 +132,8 @@ fn etag(revision: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
+/// The answer to a create, replace or patch; a replay is answered by the
+/// same code from what the ledger kept.
 fn written(target: &Target, outcome: Outcome) -> Response {
     let status = if outcome.event_type == EventType::Created {
         StatusCode::CREATED
@@ -133,6 +141,7 @@ fn written(target: &Target, outcome: Outcome) -> Response {
         StatusCode::OK
     };
     let mut response = (status, Json(outcome.body.unwrap_or(Value::Null))).into_response();
+    mark_replayed(&mut response, outcome.replayed);
     let headers = response.headers_mut();
     headers.insert(header::ETAG, etag(outcome.revision));
     if status == StatusCode::CREATED {

@@ -1,7 +1,9 @@
 //! The write path: validate, upgrade, commit to the owner with the change
-//! event; and the read path back. Nothing here knows HTTP: handlers resolve
-//! a [`Target`] on the [`Gateway`], call these functions and turn [`Error`]
-//! into a problem response.
+//! event, at most once per idempotency key; and the read path back. Nothing
+//! here knows HTTP: handlers resolve a [`Target`] on the [`Gateway`], call
+//! these functions and turn [`Error`] into a problem response.
+
+mod idempotency;
 
 use std::time::Duration;
 
@@ -10,7 +12,10 @@ use serde_json::Value;
 use crate::contract::{RecordKey, Rejection, Version};
 use crate::events::{ChangeEvent, EventType};
 use crate::gateway::{Gateway, Target};
-use crate::systems::{self, Committed, Mutation, Precondition, Write};
+use crate::systems::{self, Committed, Idempotency, IdempotencyKey, Mutation, Precondition, Write};
+use idempotency::KeyedRequest;
+
+pub use idempotency::IdempotencyKeys;
 
 /// A write path failure, by cause.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +64,15 @@ pub enum Error {
         /// Why.
         rejection: Rejection,
     },
+    /// The idempotency key was first used with another request.
+    #[error(
+        "Idempotency-Key `{0}` was used before with another request (method, path or body); \
+         a new request needs a new key"
+    )]
+    IdempotencyKeyReused(IdempotencyKey),
+    /// The first request with the idempotency key is still being processed.
+    #[error("the first request with Idempotency-Key `{0}` is still being processed")]
+    IdempotencyKeyInFlight(IdempotencyKey),
     /// The owner refused or failed.
     #[error(transparent)]
     Owner(#[from] systems::Error),
@@ -75,6 +89,9 @@ pub struct Outcome {
     pub event_type: EventType,
     /// The record in the client's version; none after a deletion.
     pub body: Option<Value>,
+    /// Whether this is the answer of an earlier request with the same
+    /// idempotency key, from the ledger: nothing was written this time.
+    pub replayed: bool,
 }
 
 /// A record as read, in the client's version.
@@ -91,11 +108,21 @@ pub struct Read {
 const PATCH_ATTEMPTS: usize = 5;
 
 impl Gateway {
-    /// POST: creates a record; its key comes from the body.
+    /// POST: creates a record; its key comes from the body. Every write
+    /// takes the client's idempotency key, if it sent one.
     #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
-    pub async fn create(&self, target: &Target, body: Value) -> Result<Outcome, Error> {
-        self.put_record(target, None, body, Precondition::Absent, false)
-            .await
+    pub async fn create(
+        &self,
+        target: &Target,
+        body: Value,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Result<Outcome, Error> {
+        let request =
+            idempotency_key.map(|k| KeyedRequest::new(k, "POST", target, None, Some(&body)));
+        self.at_most_once(target, request, |idempotency| {
+            self.put_record(target, None, body, Precondition::Absent, false, idempotency)
+        })
+        .await
     }
 
     /// PUT: creates or replaces the record at `key`.
@@ -106,10 +133,15 @@ impl Gateway {
         key: RecordKey,
         body: Value,
         if_match: Option<Precondition>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::None)?;
-        self.put_record(target, Some(key), body, precondition, false)
-            .await
+        let request =
+            idempotency_key.map(|k| KeyedRequest::new(k, "PUT", target, Some(&key), Some(&body)));
+        self.at_most_once(target, request, |idempotency| {
+            self.put_record(target, Some(key), body, precondition, false, idempotency)
+        })
+        .await
     }
 
     /// PATCH: applies a JSON merge patch (RFC 7396) to the record as the
@@ -121,8 +153,27 @@ impl Gateway {
         key: RecordKey,
         patch: Value,
         if_match: Option<Precondition>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::Exists)?;
+        let request = idempotency_key
+            .map(|k| KeyedRequest::new(k, "PATCH", target, Some(&key), Some(&patch)));
+        self.at_most_once(target, request, |idempotency| {
+            self.merge(target, key, patch, precondition, idempotency)
+        })
+        .await
+    }
+
+    /// The read, merge and write of a patch, read again when another write
+    /// slips in between.
+    async fn merge(
+        &self,
+        target: &Target,
+        key: RecordKey,
+        patch: Value,
+        precondition: Precondition,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Outcome, Error> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -144,6 +195,7 @@ impl Gateway {
                     merged,
                     Precondition::Revision(current.revision),
                     true,
+                    idempotency.clone(),
                 )
                 .await;
             match result {
@@ -164,23 +216,31 @@ impl Gateway {
         target: &Target,
         key: RecordKey,
         if_match: Option<Precondition>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::Exists)?;
-        let write = Write {
-            contract: target.contract.name.clone(),
-            key: key.clone(),
-            mutation: Mutation::Delete,
-            precondition,
-            patch: false,
-            event_data: None,
-        };
-        let committed = self.commit(target, write).await?;
-        Ok(Outcome {
-            key,
-            revision: committed.revision,
-            event_type: committed.event_type,
-            body: None,
+        let request =
+            idempotency_key.map(|k| KeyedRequest::new(k, "DELETE", target, Some(&key), None));
+        self.at_most_once(target, request, |idempotency| async {
+            let write = Write {
+                contract: target.contract.name.clone(),
+                key: key.clone(),
+                mutation: Mutation::Delete,
+                precondition,
+                patch: false,
+                event_data: None,
+                idempotency,
+            };
+            let committed = self.commit(target, write).await?;
+            Ok(Outcome {
+                key,
+                revision: committed.revision,
+                event_type: committed.event_type,
+                body: None,
+                replayed: false,
+            })
         })
+        .await
     }
 
     /// GET: the record at `key`, in the client's version.
@@ -207,6 +267,7 @@ impl Gateway {
         body: Value,
         precondition: Precondition,
         patch: bool,
+        idempotency: Option<Idempotency>,
     ) -> Result<Outcome, Error> {
         let contract = &target.contract;
         let reject = |rejection| Error::Rejected {
@@ -230,6 +291,11 @@ impl Gateway {
             mutation: Mutation::Put(record),
             precondition,
             patch,
+            // The ledger keeps the answer the client is about to get.
+            idempotency: idempotency.map(|idempotency| Idempotency {
+                response: Some(sent.clone()),
+                ..idempotency
+            }),
         };
         let committed = self.commit(target, write).await?;
         Ok(Outcome {
@@ -237,22 +303,24 @@ impl Gateway {
             revision: committed.revision,
             event_type: committed.event_type,
             body: Some(sent),
+            replayed: false,
         })
     }
 
-    /// Commits a write and journals its change event: in the owner's own
-    /// transaction when the owner can, else in the system's journal once
-    /// the owner committed. The one place that branches on how an owner
-    /// journals.
+    /// Commits a write and journals its change event and ledger entry: in
+    /// the owner's own transaction when the owner can, else in the system's
+    /// journal once the owner committed. The one place that branches on how
+    /// an owner journals.
     async fn commit(&self, target: &Target, write: Write) -> Result<Committed, Error> {
         let system = &target.system;
         if system.owner.capabilities().journal_in_transaction {
             return Ok(self.timed(system.owner.commit(write)).await?);
         }
-        let (contract, key, data) = (
+        let (contract, key, data, idempotency) = (
             write.contract.clone(),
             write.key.clone(),
             write.event_data.clone(),
+            write.idempotency.clone(),
         );
         let committed = self.timed(system.owner.commit(write)).await?;
         let event = ChangeEvent::new(
@@ -264,6 +332,12 @@ impl Gateway {
             data,
         );
         self.timed(system.journal.record(&event)).await?;
+        if let Some(idempotency) = &idempotency {
+            let remember = system
+                .journal
+                .remember(&contract, &key, idempotency, &committed);
+            self.timed(remember).await?;
+        }
         Ok(committed)
     }
 

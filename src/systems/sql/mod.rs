@@ -1,6 +1,6 @@
 //! SQL owners: one write procedure for every engine, spelled by a
-//! [`Dialect`]. Records, change events and (later) the idempotency ledger
-//! live in the owner's database and are written in one transaction.
+//! [`Dialect`]. Records, change events and the idempotency ledger live in
+//! the owner's database and are written in one transaction.
 //!
 //! # Group commit
 //!
@@ -15,6 +15,7 @@
 
 mod dialect;
 mod journal;
+mod ledger;
 mod mysql;
 mod postgres;
 mod procedure;
@@ -33,6 +34,7 @@ use super::{Capabilities, Committed, Error, Owner, StoredRecord, Write};
 use crate::contract::{Contract, ContractName, RecordKey};
 use dialect::Dialect;
 use journal::JournalStatements;
+use ledger::LedgerStatements;
 use procedure::RecordStatements;
 
 pub use mysql::open as open_mysql;
@@ -51,10 +53,11 @@ pub struct SqlOwner {
 }
 
 /// What the writer task and the handlers share: the dialect, the journal's
-/// statements and each prepared contract's.
+/// and the ledger's statements and each prepared contract's.
 struct Procedure {
     dialect: &'static dyn Dialect,
     journal: JournalStatements,
+    ledger: LedgerStatements,
     tables: ArcSwap<HashMap<ContractName, Arc<RecordStatements>>>,
 }
 
@@ -77,6 +80,7 @@ impl SqlOwner {
         let procedure = Arc::new(Procedure {
             dialect,
             journal: JournalStatements::new(dialect),
+            ledger: LedgerStatements::new(dialect),
             tables: ArcSwap::default(),
         });
         let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
