@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -30,6 +31,8 @@ pub struct Config {
     pub systems_declared: bool,
     /// Request limits.
     pub limits: Limits,
+    /// How `Idempotency-Key`s are kept.
+    pub idempotency: Idempotency,
 }
 
 /// One source of truth the gateway writes to. Adding a kind of owner adds a
@@ -91,6 +94,31 @@ impl Default for Limits {
     }
 }
 
+/// How the idempotency ledger keeps keys (`idempotency:` in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Idempotency {
+    /// How long after its write a key is kept: a retry within it is
+    /// answered from the ledger, one after it is a new write. At least 1.
+    pub ttl_seconds: u64,
+}
+
+impl Idempotency {
+    /// `ttl_seconds` as a duration.
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(self.ttl_seconds)
+    }
+}
+
+impl Default for Idempotency {
+    /// A day, the IETF draft's examples' and most payment APIs' choice.
+    fn default() -> Self {
+        Self {
+            ttl_seconds: 24 * 60 * 60,
+        }
+    }
+}
+
 /// Parsing, validation and dropping a payload recurse once per level; the
 /// cap keeps that far from any thread's stack size.
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -104,6 +132,7 @@ struct ConfigFile {
     #[serde(default)]
     systems: BTreeMap<String, SystemConfig>,
     limits: Option<Limits>,
+    idempotency: Option<Idempotency>,
 }
 
 /// Values given on the command line or in the environment.
@@ -193,6 +222,7 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
         systems,
         systems_declared,
         limits: parsed.limits.unwrap_or_default(),
+        idempotency: parsed.idempotency.unwrap_or_default(),
     }
 }
 
@@ -208,6 +238,12 @@ fn parse_file(path: &Path) -> anyhow::Result<ConfigFile> {
                 path.display()
             );
         }
+    }
+    if parsed.idempotency.is_some_and(|i| i.ttl_seconds == 0) {
+        bail!(
+            "{}: idempotency.ttl_seconds must be at least 1",
+            path.display()
+        );
     }
     Ok(parsed)
 }
@@ -308,12 +344,13 @@ mod tests {
         );
         assert_eq!(config.owner_of(Some("crm")), EMBEDDED_SYSTEM);
         assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.idempotency.ttl(), Duration::from_secs(86_400));
     }
 
     #[test]
     fn the_file_is_read_and_overrides_beat_it() {
         let (_dir, path) = write(
-            "listen: 127.0.0.1:9000\ncontracts: ./mine\nsystems:\n  crm: { kind: sqlite, path: ./crm.db }\nlimits: { body_bytes: 10 }\n",
+            "listen: 127.0.0.1:9000\ncontracts: ./mine\nsystems:\n  crm: { kind: sqlite, path: ./crm.db }\nlimits: { body_bytes: 10 }\nidempotency: { ttl_seconds: 60 }\n",
         );
         let config = Config::load(Some(&path), Overrides::default()).unwrap();
         assert_eq!(config.listen.port(), 9000);
@@ -321,6 +358,7 @@ mod tests {
         assert!(config.systems_declared);
         assert_eq!(config.owner_of(Some("crm")), "crm");
         assert_eq!(config.limits.body_bytes, 10);
+        assert_eq!(config.idempotency.ttl(), Duration::from_secs(60));
         assert_eq!(
             config.limits.json_depth, 128,
             "unset limits keep their defaults"
@@ -423,6 +461,15 @@ mod tests {
         );
         assert!(
             error.contains("json_depth must be between 1 and 128"),
+            "{error}"
+        );
+        let (_dir, path) = write("idempotency: { ttl_seconds: 0 }\n");
+        let error = format!(
+            "{:#}",
+            Config::load(Some(&path), Overrides::default()).unwrap_err()
+        );
+        assert!(
+            error.contains("idempotency.ttl_seconds must be at least 1"),
             "{error}"
         );
     }

@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use crate::config::Config;
 use crate::contract::{Contract, ContractName, Registry, Status, Version};
 use crate::systems::{self, System, Systems};
-use crate::write::Error;
+use crate::write::{Error, IdempotencyKeys};
 
 /// The gateway: the current contracts, the systems and the limits. The
 /// registry sits behind an atomic pointer: each request works on the
@@ -20,6 +20,9 @@ pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     systems: Systems,
     config: Config,
+    /// The idempotency keys this process is processing (the one piece of
+    /// state that is this process's alone: see `write/idempotency.rs`).
+    pub(crate) idempotency_keys: IdempotencyKeys,
 }
 
 /// A registry with the system that owns each of its contracts, bound when
@@ -89,6 +92,7 @@ impl Gateway {
             }),
             systems,
             config,
+            idempotency_keys: IdempotencyKeys::default(),
         })
     }
 

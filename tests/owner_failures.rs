@@ -14,28 +14,14 @@ use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Executor};
 use support::{
-    assert_detail, data, example_contracts, expect_problem, header, nothing_written, TestGateway,
+    assert_detail, data, example_contracts, expect_problem, header, hold_write_lock,
+    nothing_written, TestGateway,
 };
-
-/// A second writer holding the database's write lock, as another process
-/// sharing the file would.
-async fn lock(gateway: &TestGateway) -> SqliteConnection {
-    let mut connection = SqliteConnection::connect_with(
-        &SqliteConnectOptions::new().filename(gateway.storage.sqlite_file()),
-    )
-    .await
-    .expect("a second connection");
-    connection
-        .execute("BEGIN EXCLUSIVE")
-        .await
-        .expect("the write lock");
-    connection
-}
 
 #[tokio::test]
 async fn a_locked_database_is_503_with_retry_after_and_nothing_written() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    let mut holder = lock(&gateway).await;
+    let mut holder = hold_write_lock(&gateway).await;
     // The owner waits out SQLite's busy timeout (5 s), then gives up.
     let response = gateway
         .post("customer", 2, &data("payloads/customer-v2.json"))
@@ -62,7 +48,7 @@ async fn an_owner_slower_than_the_timeout_is_504_and_nothing_written() {
         ..Limits::default()
     };
     let gateway = TestGateway::spawn_with(&example_contracts(), limits).await;
-    let mut holder = lock(&gateway).await;
+    let mut holder = hold_write_lock(&gateway).await;
     let response = gateway
         .post("customer", 2, &data("payloads/customer-v2.json"))
         .await;
@@ -95,7 +81,7 @@ async fn administer(gateway: &TestGateway, sql: &str) {
 /// write lock, so that they queue and are committed in one batch when it is
 /// released. Returns each key's status.
 async fn post_in_one_batch(gateway: Arc<TestGateway>, keys: &[&str]) -> Vec<(String, u16)> {
-    let mut holder = lock(&gateway).await;
+    let mut holder = hold_write_lock(&gateway).await;
     let mut tasks = Vec::new();
     for key in keys {
         let gateway = gateway.clone();

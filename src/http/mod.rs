@@ -4,6 +4,7 @@ mod batch;
 mod body;
 mod contracts;
 mod health;
+mod idempotency_key;
 mod if_match;
 mod problem;
 mod records;

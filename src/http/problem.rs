@@ -73,6 +73,29 @@ impl Problem {
         )
     }
 
+    /// 400: `Idempotency-Key` is not a key.
+    pub fn invalid_idempotency_key(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            detail,
+        )
+    }
+
+    /// 409 with `Retry-After`: a request with the same idempotency key is
+    /// being processed.
+    fn idempotency_key_in_flight(detail: String) -> Self {
+        let mut problem = Self::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-flight",
+            "Idempotency-Key in use",
+            format!("{detail}; retry once it is answered to get its answer"),
+        );
+        problem.0.retry_after = Some(1);
+        problem
+    }
+
     /// 404 for a path nothing serves.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
@@ -222,6 +245,13 @@ impl From<write::Error> for Problem {
             .contract(contract)
             .version(rejection.version)
             .violations(rejection.violations),
+            E::IdempotencyKeyReused(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                detail,
+            ),
+            E::IdempotencyKeyInFlight(_) => Self::idempotency_key_in_flight(detail),
             E::Owner(owner) => Self::from(owner),
         }
     }
@@ -269,6 +299,9 @@ impl From<systems::Error> for Problem {
                      names its revision) before retrying"
                 ),
             ),
+            // The write path answers from the ledger instead, unless the
+            // write that took the key is not visible there yet: in flight.
+            E::IdempotencyKeyTaken => Self::idempotency_key_in_flight(detail),
             E::Refused(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "owner-refused",

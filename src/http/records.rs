@@ -15,13 +15,14 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::body::JsonObject;
+use super::idempotency_key::{idempotency_key, mark_replayed};
 use super::if_match;
 use super::problem::Problem;
 use super::set_contract_version;
 use crate::contract::RecordKey;
 use crate::events::EventType;
 use crate::gateway::{Gateway, Target};
-use crate::systems::Precondition;
+use crate::systems::{IdempotencyKey, Precondition};
 use crate::write::Outcome;
 
 /// What a key may keep unescaped in a URL path: RFC 3986's unreserved set.
@@ -48,8 +49,9 @@ async fn create(
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
+        let idempotency = idempotency_key(request.headers())?;
         let JsonObject(body) = JsonObject::from_request(request, &gateway).await?;
-        let outcome = gateway.create(&target, body).await?;
+        let outcome = gateway.create(&target, body, idempotency).await?;
         Ok(written(&target, outcome))
     })
     .await)
@@ -62,8 +64,10 @@ async fn replace(
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
-        let (key, if_match, body) = update(&gateway, &key, request).await?;
-        let outcome = gateway.replace(&target, key, body, if_match).await?;
+        let (key, if_match, idempotency, body) = update(&gateway, &key, request).await?;
+        let outcome = gateway
+            .replace(&target, key, body, if_match, idempotency)
+            .await?;
         Ok(written(&target, outcome))
     })
     .await)
@@ -76,8 +80,10 @@ async fn patch(
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
-        let (key, if_match, body) = update(&gateway, &key, request).await?;
-        let outcome = gateway.patch(&target, key, body, if_match).await?;
+        let (key, if_match, idempotency, body) = update(&gateway, &key, request).await?;
+        let outcome = gateway
+            .patch(&target, key, body, if_match, idempotency)
+            .await?;
         Ok(written(&target, outcome))
     })
     .await)
@@ -92,8 +98,12 @@ async fn delete(
     Ok(answer(&target, async {
         let key = record_key(&key)?;
         let if_match = if_match::precondition(&headers)?;
-        gateway.delete(&target, key, if_match).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
+        let outcome = gateway
+            .delete(&target, key, if_match, idempotency_key(&headers)?)
+            .await?;
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        mark_replayed(&mut response, outcome.replayed);
+        Ok(response)
     })
     .await)
 }
@@ -166,11 +176,20 @@ async fn update(
     gateway: &Arc<Gateway>,
     key: &str,
     request: Request,
-) -> Result<(RecordKey, Option<Precondition>, Value), Problem> {
+) -> Result<
+    (
+        RecordKey,
+        Option<Precondition>,
+        Option<IdempotencyKey>,
+        Value,
+    ),
+    Problem,
+> {
     let key = record_key(key)?;
     let if_match = if_match::precondition(request.headers())?;
+    let idempotency = idempotency_key(request.headers())?;
     let JsonObject(body) = JsonObject::from_request(request, gateway).await?;
-    Ok((key, if_match, body))
+    Ok((key, if_match, idempotency, body))
 }
 
 fn record_key(text: &str) -> Result<RecordKey, Problem> {
@@ -183,6 +202,8 @@ fn etag(revision: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
+/// The answer to a create, replace or patch; a replay is answered by the
+/// same code from what the ledger kept.
 fn written(target: &Target, outcome: Outcome) -> Response {
     let status = if outcome.event_type == EventType::Created {
         StatusCode::CREATED
@@ -190,6 +211,7 @@ fn written(target: &Target, outcome: Outcome) -> Response {
         StatusCode::OK
     };
     let mut response = (status, Json(outcome.body.unwrap_or(Value::Null))).into_response();
+    mark_replayed(&mut response, outcome.replayed);
     let headers = response.headers_mut();
     headers.insert(header::ETAG, etag(outcome.revision));
     if status == StatusCode::CREATED {

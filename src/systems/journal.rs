@@ -1,5 +1,7 @@
 //! The gateway's journal: the change events committed writes emitted (the
-//! outbox), in an order every reader and the relay agree on.
+//! outbox), in an order every reader and the relay agree on; and the
+//! idempotency ledger, what committed writes answered under an
+//! `Idempotency-Key`, kept so that a retry gets the same answer.
 //!
 //! # The change feed's cursor
 //!
@@ -20,12 +22,15 @@
 //! after the earlier one committed, so its `seq` is higher and it is
 //! sequenced after it.
 
+use std::fmt;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::Error;
-use crate::contract::ContractName;
-use crate::events::ChangeEvent;
+use super::{Committed, Error};
+use crate::contract::{ContractName, RecordKey};
+use crate::events::{ChangeEvent, EventType};
 
 /// An event as the journal holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,8 +41,82 @@ pub struct JournalEvent {
     pub event: Value,
 }
 
+/// A client's idempotency key, scoped to one contract in the ledger: 1 to
+/// 255 bytes of printable ASCII (space included), the characters an
+/// RFC 8941 string may hold once unescaped. Case matters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key kept, in bytes.
+    pub const MAX_LEN: usize = 255;
+
+    /// Checks a key's text (already unescaped from its header syntax).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("the key is empty".to_owned());
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(format!(
+                "the key is {} bytes long, more than {}",
+                text.len(),
+                Self::MAX_LEN
+            ));
+        }
+        if let Some(c) = text.chars().find(|c| !matches!(c, ' '..='~')) {
+            return Err(format!(
+                "the key holds {c:?}; only printable ASCII characters are allowed"
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a write under an idempotency key asks the ledger to keep, in the
+/// write's own transaction where the owner can (see
+/// [`super::Capabilities`]): with the revision and event type the owner
+/// reports, enough to answer a retry exactly as the write was answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idempotency {
+    /// The client's key.
+    pub key: IdempotencyKey,
+    /// Identifies the request the key was first used with; a retry must
+    /// bring the same one (computed by the write path, opaque here).
+    pub fingerprint: String,
+    /// How long the key is kept after the write.
+    pub ttl: Duration,
+    /// The body answered, in the client's version; none for a deletion.
+    pub response: Option<Value>,
+}
+
+/// A committed write as the ledger remembers it under an unexpired key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    /// The fingerprint of the request that wrote it.
+    pub fingerprint: String,
+    /// The record written.
+    pub record_key: RecordKey,
+    /// Its revision after the write.
+    pub revision: u64,
+    /// What the write did.
+    pub event_type: EventType,
+    /// The body answered; none for a deletion.
+    pub response: Option<Value>,
+}
+
 /// Where committed writes' change events are kept until relayed, and read
-/// back in commit order.
+/// back in commit order; and the idempotency ledger.
 #[async_trait]
 pub trait Journal: Send + Sync {
     /// Records the event of a write its owner committed on its own (owners
@@ -61,4 +140,23 @@ pub trait Journal: Send + Sync {
     ) -> Result<Vec<JournalEvent>, Error>;
     /// Marks events (by position) as relayed: never claimed again.
     async fn mark_relayed(&self, positions: &[u64]) -> Result<(), Error>;
+    /// The unexpired ledger entry under a contract's idempotency key.
+    async fn remembered(
+        &self,
+        contract: &ContractName,
+        key: &IdempotencyKey,
+    ) -> Result<Option<LedgerEntry>, Error>;
+    /// Keeps the ledger entry of a write its owner committed on its own
+    /// (owners whose capabilities say the journal is not in their
+    /// transaction). [`Error::IdempotencyKeyTaken`] when the key is kept
+    /// already.
+    async fn remember(
+        &self,
+        contract: &ContractName,
+        record_key: &RecordKey,
+        idempotency: &Idempotency,
+        committed: &Committed,
+    ) -> Result<(), Error>;
+    /// Deletes every expired ledger entry; returns how many there were.
+    async fn forget_expired(&self) -> Result<u64, Error>;
 }

@@ -20,7 +20,7 @@ use crate::config::SystemConfig;
 use crate::contract::{Contract, ContractName, RecordKey, ValidatedRecord, Version};
 use crate::events::EventType;
 
-pub use journal::{Journal, JournalEvent};
+pub use journal::{Idempotency, IdempotencyKey, Journal, JournalEvent, LedgerEntry};
 
 /// What an owner failed at, classified once so that retries, statuses and
 /// metrics are decided in one place rather than in every owner.
@@ -44,6 +44,10 @@ pub enum Error {
     /// The owner's own rules (a constraint, a trigger) refused the write.
     #[error("the owner refused the write: {0}")]
     Refused(String),
+    /// The idempotency ledger keeps the write's key already: a write under
+    /// the same key committed first (in another gateway instance).
+    #[error("another write under the same Idempotency-Key committed first")]
+    IdempotencyKeyTaken,
     /// The owner cannot be reached or is busy; trying later may work.
     #[error("the owner is unavailable: {0}")]
     Unavailable(String),
@@ -63,7 +67,11 @@ impl Error {
     pub fn is_domain(&self) -> bool {
         matches!(
             self,
-            Error::NotFound | Error::Exists | Error::RevisionMismatch { .. } | Error::Refused(_)
+            Error::NotFound
+                | Error::Exists
+                | Error::RevisionMismatch { .. }
+                | Error::Refused(_)
+                | Error::IdempotencyKeyTaken
         )
     }
 }
@@ -134,6 +142,9 @@ pub struct Write {
     pub patch: bool,
     /// The body for the change event, PII redacted.
     pub event_data: Option<Value>,
+    /// What the idempotency ledger keeps of the write, when the client
+    /// sent an `Idempotency-Key`.
+    pub idempotency: Option<Idempotency>,
 }
 
 impl Write {

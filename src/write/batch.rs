@@ -26,7 +26,7 @@ impl Gateway {
         let mut writes = Vec::with_capacity(lines.len());
         let mut written = Vec::with_capacity(lines.len());
         for (line, body) in lines {
-            match prepare_put(target, None, body, Precondition::None, false) {
+            match prepare_put(target, None, body, Precondition::None, false, None) {
                 Ok((write, sent)) => {
                     written.push((line, write.key.clone(), sent));
                     writes.push(write);
@@ -42,6 +42,7 @@ impl Gateway {
                         revision: committed.revision,
                         event_type: committed.event_type,
                         body: Some(sent),
+                        replayed: false,
                     });
                     outcomes.push((line, outcome));
                 }

@@ -1,7 +1,9 @@
 //! The write path: validate, upgrade, commit to the owner with the change
-//! event; and the read path back. Nothing here knows HTTP: handlers resolve
-//! a [`Target`] on the [`Gateway`], call these functions and turn [`Error`]
-//! into a problem response.
+//! event, at most once per idempotency key; and the read path back. Nothing
+//! here knows HTTP: handlers resolve a [`Target`] on the [`Gateway`], call
+//! these functions and turn [`Error`] into a problem response.
+
+mod idempotency;
 
 mod batch;
 mod dry_run;
@@ -15,7 +17,10 @@ pub use dry_run::{dry_run, DryRun};
 use crate::contract::{Contract, RecordKey, Rejection, ValidatedRecord, Version};
 use crate::events::{ChangeEvent, EventType};
 use crate::gateway::{Gateway, Target};
-use crate::systems::{self, Committed, Mutation, Precondition, Write};
+use crate::systems::{self, Committed, Idempotency, IdempotencyKey, Mutation, Precondition, Write};
+use idempotency::KeyedRequest;
+
+pub use idempotency::IdempotencyKeys;
 
 pub use batch::LineOutcome;
 
@@ -71,6 +76,15 @@ pub enum Error {
         /// What the downgraded record breaks.
         rejection: Rejection,
     },
+    /// The idempotency key was first used with another request.
+    #[error(
+        "Idempotency-Key `{0}` was used before with another request (method, path or body); \
+         a new request needs a new key"
+    )]
+    IdempotencyKeyReused(IdempotencyKey),
+    /// The first request with the idempotency key is still being processed.
+    #[error("the first request with Idempotency-Key `{0}` is still being processed")]
+    IdempotencyKeyInFlight(IdempotencyKey),
     /// The owner refused or failed.
     #[error(transparent)]
     Owner(#[from] systems::Error),
@@ -87,6 +101,9 @@ pub struct Outcome {
     pub event_type: EventType,
     /// The record in the client's version; none after a deletion.
     pub body: Option<Value>,
+    /// Whether this is the answer of an earlier request with the same
+    /// idempotency key, from the ledger: nothing was written this time.
+    pub replayed: bool,
 }
 
 /// A record as read, in the client's version.
@@ -117,11 +134,21 @@ fn accept(
 const PATCH_ATTEMPTS: usize = 5;
 
 impl Gateway {
-    /// POST: creates a record; its key comes from the body.
+    /// POST: creates a record; its key comes from the body. Every write
+    /// takes the client's idempotency key, if it sent one.
     #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
-    pub async fn create(&self, target: &Target, body: Value) -> Result<Outcome, Error> {
-        self.put_record(target, None, body, Precondition::Absent, false)
-            .await
+    pub async fn create(
+        &self,
+        target: &Target,
+        body: Value,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Result<Outcome, Error> {
+        let request =
+            idempotency_key.map(|k| KeyedRequest::new(k, "POST", target, None, Some(&body)));
+        self.at_most_once(target, request, |idempotency| {
+            self.put_record(target, None, body, Precondition::Absent, false, idempotency)
+        })
+        .await
     }
 
     /// PUT: creates or replaces the record at `key`.
@@ -132,10 +159,15 @@ impl Gateway {
         key: RecordKey,
         body: Value,
         if_match: Option<Precondition>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::None)?;
-        self.put_record(target, Some(key), body, precondition, false)
-            .await
+        let request =
+            idempotency_key.map(|k| KeyedRequest::new(k, "PUT", target, Some(&key), Some(&body)));
+        self.at_most_once(target, request, |idempotency| {
+            self.put_record(target, Some(key), body, precondition, false, idempotency)
+        })
+        .await
     }
 
     /// PATCH: applies a JSON merge patch (RFC 7396) to the record as the
@@ -147,8 +179,27 @@ impl Gateway {
         key: RecordKey,
         patch: Value,
         if_match: Option<Precondition>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::Exists)?;
+        let request = idempotency_key
+            .map(|k| KeyedRequest::new(k, "PATCH", target, Some(&key), Some(&patch)));
+        self.at_most_once(target, request, |idempotency| {
+            self.merge(target, key, patch, precondition, idempotency)
+        })
+        .await
+    }
+
+    /// The read, merge and write of a patch, read again when another write
+    /// slips in between.
+    async fn merge(
+        &self,
+        target: &Target,
+        key: RecordKey,
+        patch: Value,
+        precondition: Precondition,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Outcome, Error> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -163,6 +214,7 @@ impl Gateway {
                     merged,
                     Precondition::Revision(current.revision),
                     true,
+                    idempotency.clone(),
                 )
                 .await;
             match result {
@@ -183,23 +235,31 @@ impl Gateway {
         target: &Target,
         key: RecordKey,
         if_match: Option<Precondition>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Outcome, Error> {
         let precondition = self.update_precondition(target, if_match, Precondition::Exists)?;
-        let write = Write {
-            contract: target.contract.name.clone(),
-            key: key.clone(),
-            mutation: Mutation::Delete,
-            precondition,
-            patch: false,
-            event_data: None,
-        };
-        let committed = self.commit(target, write).await?;
-        Ok(Outcome {
-            key,
-            revision: committed.revision,
-            event_type: committed.event_type,
-            body: None,
+        let request =
+            idempotency_key.map(|k| KeyedRequest::new(k, "DELETE", target, Some(&key), None));
+        self.at_most_once(target, request, |idempotency| async {
+            let write = Write {
+                contract: target.contract.name.clone(),
+                key: key.clone(),
+                mutation: Mutation::Delete,
+                precondition,
+                patch: false,
+                event_data: None,
+                idempotency,
+            };
+            let committed = self.commit(target, write).await?;
+            Ok(Outcome {
+                key,
+                revision: committed.revision,
+                event_type: committed.event_type,
+                body: None,
+                replayed: false,
+            })
         })
+        .await
     }
 
     /// GET: the record at `key`, in the client's version.
@@ -229,8 +289,9 @@ impl Gateway {
         body: Value,
         precondition: Precondition,
         patch: bool,
+        idempotency: Option<Idempotency>,
     ) -> Result<Outcome, Error> {
-        let (write, sent) = prepare_put(target, path_key, body, precondition, patch)?;
+        let (write, sent) = prepare_put(target, path_key, body, precondition, patch, idempotency)?;
         let key = write.key.clone();
         let committed = self.commit(target, write).await?;
         Ok(Outcome {
@@ -238,22 +299,31 @@ impl Gateway {
             revision: committed.revision,
             event_type: committed.event_type,
             body: Some(sent),
+            replayed: false,
         })
     }
 
-    /// Commits a write and journals its change event: in the owner's own
-    /// transaction when the owner can, else in the system's journal once
-    /// the owner committed. The one place, with [`Gateway::commit_together`],
-    /// that branches on how an owner journals.
+    /// Commits a write and journals its change event and ledger entry: in
+    /// the owner's own transaction when the owner can, else in the system's
+    /// journal once the owner committed. The one place, with
+    /// [`Gateway::commit_together`], that branches on how an owner journals.
     async fn commit(&self, target: &Target, write: Write) -> Result<Committed, Error> {
         let system = &target.system;
         if system.owner.capabilities().journal_in_transaction {
             return Ok(self.timed(system.owner.commit(write)).await?);
         }
         let event = EventSource::of(&write);
+        let idempotency = write.idempotency.clone();
         let committed = self.timed(system.owner.commit(write)).await?;
         self.timed(system.journal.record(&event.event(&committed)))
             .await?;
+        if let Some(idempotency) = &idempotency {
+            let remember =
+                system
+                    .journal
+                    .remember(&event.contract, &event.key, idempotency, &committed);
+            self.timed(remember).await?;
+        }
         Ok(committed)
     }
 
@@ -316,6 +386,7 @@ fn prepare_put(
     body: Value,
     precondition: Precondition,
     patch: bool,
+    idempotency: Option<Idempotency>,
 ) -> Result<(Write, Value), Error> {
     let contract = &target.contract;
     let (record, sent) = accept(contract, target.version, body)?;
@@ -334,6 +405,11 @@ fn prepare_put(
         mutation: Mutation::Put(record),
         precondition,
         patch,
+        // The ledger keeps the answer the client is about to get.
+        idempotency: idempotency.map(|idempotency| Idempotency {
+            response: Some(sent.clone()),
+            ..idempotency
+        }),
     };
     Ok((write, sent))
 }

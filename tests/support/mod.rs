@@ -322,6 +322,19 @@ impl Probe<'_> {
             .collect()
     }
 
+    /// The idempotency keys the owner's ledger keeps, expired or not,
+    /// sorted by byte (not by the server's collation).
+    pub async fn idempotency_keys(&self) -> Vec<String> {
+        let sql = format!(
+            "SELECT idempotency_key FROM {}",
+            self.storage.table("contractgate_idempotency")
+        );
+        let rows = self.storage.rows(&sql, None).await;
+        let mut keys: Vec<String> = rows.iter().map(|row| text(row, 0)).collect();
+        keys.sort();
+        keys
+    }
+
     /// Every change event in the owner's journal, in the order written.
     pub async fn events(&self) -> Vec<Value> {
         let sql = format!(
@@ -388,6 +401,25 @@ impl TestGateway {
     /// looks.
     pub async fn with_config(config: Config, storage: Storage) -> TestGateway {
         Self::serve(config, Arc::new(storage)).await
+    }
+
+    /// Serves `contracts` on fresh storage of a backend, with the config
+    /// changed by `configure` first.
+    pub async fn on_configured(
+        backend: Backend,
+        contracts: &Path,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestGateway {
+        let storage = Arc::new(Storage::create(backend).await);
+        let mut config = storage.config(contracts, Limits::default());
+        configure(&mut config);
+        Self::serve(config, storage).await
+    }
+
+    /// Another gateway instance on the same storage and config, as a second
+    /// replica behind a load balancer would be.
+    pub async fn another_instance(&self) -> TestGateway {
+        Self::serve(self.gateway.config().clone(), self.storage.clone()).await
     }
 
     /// Stops this gateway and starts another on the same storage with other
@@ -525,6 +557,21 @@ impl Drop for TestGateway {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// A second writer holding the embedded SQLite file's write lock, as
+/// another process sharing the file would; `ROLLBACK` releases it.
+pub async fn hold_write_lock(gateway: &TestGateway) -> sqlx::SqliteConnection {
+    use sqlx::{Connection, Executor};
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(gateway.storage.sqlite_file());
+    let mut connection = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("a second connection");
+    connection
+        .execute("BEGIN EXCLUSIVE")
+        .await
+        .expect("the write lock");
+    connection
 }
 
 /// Asserts no record of any contract and no change event reached the owner.

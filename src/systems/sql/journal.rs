@@ -7,10 +7,13 @@ use serde_json::Value;
 use sqlx::{Any, AnyConnection, Transaction};
 
 use super::dialect::{Dialect, Text};
+use super::ledger::{ledger_entry, LedgerRow};
 use super::SqlOwner;
-use crate::contract::ContractName;
+use crate::contract::{ContractName, RecordKey};
 use crate::events::{now_rfc3339, ChangeEvent};
-use crate::systems::{Error, Journal, JournalEvent};
+use crate::systems::{
+    Committed, Error, Idempotency, IdempotencyKey, Journal, JournalEvent, LedgerEntry,
+};
 
 /// Events numbered per sequencing transaction at most.
 const SEQUENCE_LIMIT: i64 = 1000;
@@ -219,6 +222,49 @@ impl Journal for SqlOwner {
         }
         transaction.commit().await.map_err(classify)
     }
+
+    async fn remembered(
+        &self,
+        contract: &ContractName,
+        key: &IdempotencyKey,
+    ) -> Result<Option<LedgerEntry>, Error> {
+        let row: Option<LedgerRow> = sqlx::query_as(&self.procedure.ledger.remembered)
+            .bind(contract.as_str())
+            .bind(key.as_str())
+            .bind(epoch_millis())
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| self.classify(e))?;
+        row.map(ledger_entry).transpose()
+    }
+
+    async fn remember(
+        &self,
+        contract: &ContractName,
+        record_key: &RecordKey,
+        idempotency: &Idempotency,
+        committed: &Committed,
+    ) -> Result<(), Error> {
+        let mut connection = self.writer.acquire().await.map_err(|e| self.classify(e))?;
+        self.procedure
+            .remember(
+                &mut connection,
+                contract,
+                record_key,
+                idempotency,
+                committed,
+            )
+            .await
+    }
+
+    async fn forget_expired(&self) -> Result<u64, Error> {
+        let done = sqlx::query(&self.procedure.ledger.forget_expired)
+            .bind(epoch_millis())
+            .execute(&self.writer)
+            .await
+            .map_err(|e| self.classify(e))?;
+        Ok(done.rows_affected())
+    }
 }
 
 fn journal_event((position, Text(event)): (i64, Text)) -> Result<JournalEvent, Error> {
@@ -229,13 +275,14 @@ fn journal_event((position, Text(event)): (i64, Text)) -> Result<JournalEvent, E
     })
 }
 
-fn epoch_millis() -> i64 {
+/// The clock of leases and of the idempotency ledger's expiry.
+pub(super) fn epoch_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     (now.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::Path;
 
     use serde_json::json;
@@ -247,7 +294,9 @@ mod tests {
 
     /// Two owners on one SQLite file, as two gateway instances would be,
     /// with the example `customer` contract prepared.
-    async fn two_instances(file: &Path) -> (SqlOwner, SqlOwner, Registry) {
+    pub(in crate::systems::sql) async fn two_instances(
+        file: &Path,
+    ) -> (SqlOwner, SqlOwner, Registry) {
         let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
         let registry = Registry::load(&contracts, &LoadOptions::default()).expect("contracts");
         let customer = registry.get("customer").expect("customer");
@@ -260,21 +309,29 @@ mod tests {
     }
 
     async fn create(owner: &SqlOwner, registry: &Registry, id: &str) {
+        owner
+            .commit(new_customer(registry, id))
+            .await
+            .expect("committed");
+    }
+
+    /// The creation of a valid customer.
+    pub(in crate::systems::sql) fn new_customer(registry: &Registry, id: &str) -> Write {
         let customer = registry.get("customer").expect("customer");
         let body =
             json!({"id": id, "full_name": "Ada", "email": "ada@example.com", "tier": "gold"});
         let (record, _) = customer
             .accept(customer.stored_version().version, body)
             .expect("valid");
-        let write = Write {
+        Write {
             contract: customer.name.clone(),
             key: record.key().clone(),
             event_data: Some(record.body().clone()),
             mutation: Mutation::Put(record),
             precondition: Precondition::Absent,
             patch: false,
-        };
-        owner.commit(write).await.expect("committed");
+            idempotency: None,
+        }
     }
 
     fn subjects(events: &[JournalEvent]) -> Vec<(u64, String)> {

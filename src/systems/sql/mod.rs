@@ -1,6 +1,6 @@
 //! SQL owners: one write procedure for every engine, spelled by a
-//! [`Dialect`]. Records, change events and (later) the idempotency ledger
-//! live in the owner's database and are written in one transaction.
+//! [`Dialect`]. Records, change events and the idempotency ledger live in
+//! the owner's database and are written in one transaction.
 //!
 //! # Group commit
 //!
@@ -18,6 +18,7 @@
 
 mod dialect;
 mod journal;
+mod ledger;
 mod mysql;
 mod postgres;
 mod procedure;
@@ -37,6 +38,7 @@ use super::{Capabilities, Committed, Error, Owner, StoredRecord, Write};
 use crate::contract::{Contract, ContractName, Layout, RecordKey};
 use dialect::Dialect;
 use journal::JournalStatements;
+use ledger::LedgerStatements;
 use procedure::RecordStatements;
 
 pub use mysql::open as open_mysql;
@@ -56,10 +58,11 @@ pub struct SqlOwner {
 }
 
 /// What the writer task and the handlers share: the dialect, the journal's
-/// statements and each prepared contract's.
+/// and the ledger's statements and each prepared contract's.
 struct Procedure {
     dialect: &'static dyn Dialect,
     journal: JournalStatements,
+    ledger: LedgerStatements,
     tables: ArcSwap<HashMap<ContractName, Arc<RecordStatements>>>,
 }
 
@@ -98,6 +101,7 @@ impl SqlOwner {
         let procedure = Arc::new(Procedure {
             dialect,
             journal: JournalStatements::new(dialect),
+            ledger: LedgerStatements::new(dialect),
             tables: ArcSwap::default(),
         });
         let queues = (0..writers.max(1))

@@ -343,8 +343,9 @@ fn column_value(row: &AnyRow, index: usize) -> Result<Option<Value>, sqlx::Error
 }
 
 impl Procedure {
-    /// The revision check, the record and its change event, on a
-    /// connection inside a transaction.
+    /// The revision check, the record, its change event and its ledger
+    /// entry (when it has an idempotency key), on a connection inside a
+    /// transaction.
     pub async fn apply(
         &self,
         connection: &mut AnyConnection,
@@ -415,11 +416,22 @@ impl Procedure {
             write.event_data,
         );
         self.insert_event(&mut *connection, &event, &now).await?;
-        Ok(Committed {
+        let committed = Committed {
             revision,
             version,
             event_type,
-        })
+        };
+        if let Some(idempotency) = &write.idempotency {
+            self.remember(
+                connection,
+                &write.contract,
+                &write.key,
+                idempotency,
+                &committed,
+            )
+            .await?;
+        }
+        Ok(committed)
     }
 
     /// Journals a change event on a connection (inside the write's

@@ -1,0 +1,274 @@
+//! The idempotency ledger of an SQL owner: one row per contract and
+//! `Idempotency-Key`, inserted in the transaction of the write it answers
+//! for, so a crash can never keep one without the other. The row's primary
+//! key is what decides between gateway instances that race on one key: the
+//! second insert fails, and its write is rolled back to its savepoint.
+//!
+//! Expired rows are deleted twice over: the row of a key that is reused
+//! after it expired, by the write that reuses it (else its insert would
+//! collide with it), and every expired row by the journal's
+//! `forget_expired`, which the write path calls now and then.
+
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use super::dialect::{Dialect, Text};
+use super::journal::epoch_millis;
+use super::Procedure;
+use crate::contract::{ContractName, RecordKey};
+use crate::events::{now_rfc3339, EventType};
+use crate::systems::{Committed, Error, Idempotency, LedgerEntry};
+
+/// The ledger's statements in one dialect, built once.
+pub struct LedgerStatements {
+    insert: String,
+    /// The row of one key, if it expired.
+    forget_expired_key: String,
+    /// The unexpired row of one key.
+    pub remembered: String,
+    /// Every expired row.
+    pub forget_expired: String,
+}
+
+impl LedgerStatements {
+    /// Spells the statements in a dialect.
+    pub fn new(dialect: &dyn Dialect) -> Self {
+        let p = |index| dialect.param(index);
+        let one_key = format!("contract = {} AND idempotency_key = {}", p(1), p(2));
+        Self {
+            insert: format!(
+                "INSERT INTO contractgate_idempotency (contract, idempotency_key, fingerprint, \
+                 record_key, revision, event_type, response, created_at, expires_at) VALUES ({})",
+                dialect.params(1, 9)
+            ),
+            forget_expired_key: format!(
+                "DELETE FROM contractgate_idempotency WHERE {one_key} AND expires_at <= {}",
+                p(3)
+            ),
+            remembered: format!(
+                "SELECT fingerprint, record_key, revision, event_type, response \
+                 FROM contractgate_idempotency WHERE {one_key} AND expires_at > {}",
+                p(3)
+            ),
+            forget_expired: format!(
+                "DELETE FROM contractgate_idempotency WHERE expires_at <= {}",
+                p(1)
+            ),
+        }
+    }
+}
+
+/// A ledger row as read: fingerprint, record key, revision, event type,
+/// response.
+pub(super) type LedgerRow = (Text, Text, i64, Text, Option<Text>);
+
+impl Procedure {
+    /// Keeps a write's ledger entry, on a connection inside the write's
+    /// transaction (or on its own). The expired row of a reused key goes
+    /// first; an unexpired one makes this [`Error::IdempotencyKeyTaken`].
+    pub async fn remember(
+        &self,
+        connection: &mut AnyConnection,
+        contract: &ContractName,
+        record_key: &RecordKey,
+        idempotency: &Idempotency,
+        committed: &Committed,
+    ) -> Result<(), Error> {
+        let classify = |e| self.dialect.classify(e);
+        let now = epoch_millis();
+        let ttl = i64::try_from(idempotency.ttl.as_millis()).unwrap_or(i64::MAX);
+        sqlx::query(&self.ledger.forget_expired_key)
+            .bind(contract.as_str())
+            .bind(idempotency.key.as_str())
+            .bind(now)
+            .execute(&mut *connection)
+            .await
+            .map_err(classify)?;
+        sqlx::query(&self.ledger.insert)
+            .bind(contract.as_str())
+            .bind(idempotency.key.as_str())
+            .bind(&idempotency.fingerprint)
+            .bind(record_key.as_str())
+            .bind(committed.revision as i64)
+            .bind(event_type_name(committed.event_type)?)
+            .bind(idempotency.response.as_ref().map(Value::to_string))
+            .bind(now_rfc3339())
+            .bind(now.saturating_add(ttl))
+            .execute(connection)
+            .await
+            .map_err(|error| match &error {
+                sqlx::Error::Database(db) if db.is_unique_violation() => Error::IdempotencyKeyTaken,
+                _ => classify(error),
+            })?;
+        Ok(())
+    }
+}
+
+/// A ledger row as the journal answers it.
+pub(super) fn ledger_entry(
+    (Text(fingerprint), Text(record_key), revision, Text(event_type), response): LedgerRow,
+) -> Result<LedgerEntry, Error> {
+    let fault = |what: &str, error: String| Error::Fault(format!("a ledger row's {what}: {error}"));
+    let response = match response {
+        Some(Text(text)) => {
+            Some(serde_json::from_str(&text).map_err(|e| fault("response", e.to_string()))?)
+        }
+        None => None,
+    };
+    Ok(LedgerEntry {
+        fingerprint,
+        record_key: RecordKey::parse(&record_key).map_err(|e| fault("record key", e))?,
+        revision: revision as u64,
+        event_type: event_type_named(&event_type)?,
+        response,
+    })
+}
+
+/// The ledger spells an event type as change events do (`created`, …).
+fn event_type_name(event_type: EventType) -> Result<String, Error> {
+    match serde_json::to_value(event_type) {
+        Ok(Value::String(name)) => Ok(name),
+        _ => Err(Error::Fault(format!("{event_type:?} has no name"))),
+    }
+}
+
+fn event_type_named(name: &str) -> Result<EventType, Error> {
+    use EventType::{Created, Deleted, Patched, Replaced};
+    [Created, Replaced, Patched, Deleted]
+        .into_iter()
+        .find(|event_type| event_type_name(*event_type).is_ok_and(|n| n == name))
+        .ok_or_else(|| Error::Fault(format!("a ledger row's event type `{name}` is unknown")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::systems::sql::journal::tests::{new_customer, two_instances};
+    use crate::systems::{IdempotencyKey, Journal, Owner};
+
+    fn under_key(key: &str, ttl: Duration) -> Idempotency {
+        Idempotency {
+            key: IdempotencyKey::parse(key).expect("a key"),
+            fingerprint: format!("fingerprint of {key}"),
+            ttl,
+            response: Some(json!({"answered": key})),
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn a_write_under_a_key_is_remembered_and_a_second_one_is_refused_whole() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (first, second, registry) = two_instances(&folder.path().join("g.db")).await;
+        let idempotency = under_key("k-1", HOUR);
+        let mut write = new_customer(&registry, "c-1");
+        write.idempotency = Some(idempotency.clone());
+        let contract = write.contract.clone();
+        first.commit(write).await.expect("committed");
+
+        let entry = second
+            .remembered(&contract, &idempotency.key)
+            .await
+            .expect("read")
+            .expect("remembered");
+        assert_eq!(
+            entry,
+            LedgerEntry {
+                fingerprint: idempotency.fingerprint.clone(),
+                record_key: RecordKey::parse("c-1").expect("a key"),
+                revision: 1,
+                event_type: EventType::Created,
+                response: idempotency.response.clone(),
+            }
+        );
+        // Another instance's write under the key: the ledger row refuses it,
+        // record and event included.
+        let mut again = new_customer(&registry, "c-2");
+        again.idempotency = Some(idempotency);
+        let refused = second.commit(again).await.expect_err("refused");
+        assert!(matches!(refused, Error::IdempotencyKeyTaken), "{refused:?}");
+        assert!(refused.is_domain());
+        assert_eq!(
+            second.changes_after(0, None, 10).await.expect("feed").len(),
+            1
+        );
+        let c2 = RecordKey::parse("c-2").expect("a key");
+        assert_eq!(second.read(&contract, &c2).await.expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn an_expired_key_is_not_remembered_can_be_reused_and_is_swept() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (owner, _, registry) = two_instances(&folder.path().join("g.db")).await;
+        let expired = under_key("k-1", Duration::ZERO);
+        let mut write = new_customer(&registry, "c-1");
+        write.idempotency = Some(expired.clone());
+        let contract = write.contract.clone();
+        owner.commit(write).await.expect("committed");
+        let remembered = owner.remembered(&contract, &expired.key).await;
+        assert_eq!(remembered.expect("read"), None);
+
+        let mut reuse = new_customer(&registry, "c-2");
+        reuse.idempotency = Some(under_key("k-1", HOUR));
+        owner.commit(reuse).await.expect("a fresh write");
+        let entry = owner.remembered(&contract, &expired.key).await;
+        let entry = entry.expect("read").expect("remembered");
+        assert_eq!(entry.record_key.as_str(), "c-2");
+
+        for (key, id) in [("k-2", "c-3"), ("k-3", "c-4")] {
+            let mut write = new_customer(&registry, id);
+            write.idempotency = Some(under_key(key, Duration::ZERO));
+            owner.commit(write).await.expect("committed");
+        }
+        assert_eq!(owner.forget_expired().await.expect("swept"), 2);
+        assert_eq!(owner.forget_expired().await.expect("swept"), 0);
+        let kept = owner.remembered(&contract, &expired.key).await;
+        assert!(kept.expect("read").is_some(), "an unexpired key was swept");
+    }
+
+    #[tokio::test]
+    async fn a_write_committed_apart_is_remembered_apart() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (owner, _, registry) = two_instances(&folder.path().join("g.db")).await;
+        let write = new_customer(&registry, "c-1");
+        let deleted = Committed {
+            revision: 3,
+            version: crate::contract::Version::new(2).expect("v2"),
+            event_type: EventType::Deleted,
+        };
+        let idempotency = Idempotency {
+            response: None,
+            ..under_key("k-1", HOUR)
+        };
+        let remember = || owner.remember(&write.contract, &write.key, &idempotency, &deleted);
+        remember().await.expect("remembered");
+        let entry = owner.remembered(&write.contract, &idempotency.key).await;
+        let entry = entry.expect("read").expect("remembered");
+        assert_eq!(
+            (entry.revision, entry.event_type, entry.response),
+            (3, EventType::Deleted, None)
+        );
+        let taken = remember().await.expect_err("taken");
+        assert!(matches!(taken, Error::IdempotencyKeyTaken), "{taken:?}");
+    }
+
+    #[test]
+    fn event_types_are_named_as_in_change_events() {
+        use EventType::{Created, Deleted, Patched, Replaced};
+        for (event_type, name) in [
+            (Created, "created"),
+            (Replaced, "replaced"),
+            (Patched, "patched"),
+            (Deleted, "deleted"),
+        ] {
+            assert_eq!(event_type_name(event_type).expect("a name"), name);
+            assert_eq!(event_type_named(name).expect("a type"), event_type);
+        }
+        assert!(event_type_named("renamed").is_err());
+    }
+}
