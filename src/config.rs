@@ -574,6 +574,87 @@ mod tests {
     }
 
     #[test]
+    fn auth_limits_and_tls_are_read_and_the_secret_stays_out_of_debug() {
+        // A PHC string is full of `$`: only `${` starts a reference.
+        let text = r#"
+auth:
+  api_keys:
+    - { name: billing, hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", scopes: [customer:write, "*:read", admin] }
+  jwt:
+    issuer: https://id.example.com
+    audience: contractgate
+    keys:
+      - { algorithm: HS256, secret: "${JWT_SECRET}" }
+      - { algorithm: RS256, file: keys/idp.pem, kid: idp-2026 }
+    jwks: keys/jwks.json
+limits: { request_timeout_ms: 20000, concurrency: 64, rate: { per_second: 50, burst: 100 } }
+tls: { cert: tls/cert.pem, key: tls/key.pem }
+"#;
+        let parsed = parse_text(text, variables(&[("JWT_SECRET", "sesame-sesame")])).unwrap();
+        let auth = parsed.auth.as_ref().unwrap();
+        assert_eq!(
+            auth.api_keys[0].hash,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+        );
+        assert_eq!(
+            auth.api_keys[0].scopes,
+            ["customer:write", "*:read", "admin"].map(|s| Scope::parse(s).unwrap())
+        );
+        let jwt = auth.jwt.as_ref().unwrap();
+        assert!(
+            matches!(&jwt.keys[0], JwtKeyConfig::Hs256 { secret, .. } if secret.expose() == "sesame-sesame")
+        );
+        assert!(
+            matches!(&jwt.keys[1], JwtKeyConfig::Rs256 { kid: Some(kid), .. } if kid == "idp-2026")
+        );
+        assert!(!format!("{parsed:?}").contains("sesame"));
+        let limits = parsed.limits.unwrap();
+        assert_eq!(
+            (
+                limits.request_timeout_ms,
+                limits.concurrency.get(),
+                limits.timeout_ms
+            ),
+            (20_000, 64, 10_000)
+        );
+        assert_eq!(
+            limits.rate.map(|r| (r.per_second.get(), r.burst.get())),
+            Some((50, 100))
+        );
+        assert_eq!(parsed.tls.unwrap().cert, PathBuf::from("tls/cert.pem"));
+        let error = parse_text(
+            "auth: { api_keys: [{ name: x, hash: h, scopes: [customer:delete] }] }\n",
+            variables(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("`customer:delete` is not a scope"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn an_open_gateway_stays_on_loopback_unless_told_otherwise() {
+        let mut config = Config::embedded(Path::new("c"), Path::new("d"));
+        for address in ["127.0.0.1:8080", "[::1]:8080"] {
+            config.listen = address.parse().unwrap();
+            assert!(config.check_exposure(false).is_ok(), "{address}");
+        }
+        config.listen = "0.0.0.0:8080".parse().unwrap();
+        let error = config.check_exposure(false).unwrap_err().to_string();
+        assert!(
+            error.contains("0.0.0.0:8080 without authentication") && error.contains("--insecure"),
+            "{error}"
+        );
+        assert!(config.check_exposure(true).is_ok());
+        config.auth = Some(AuthConfig {
+            api_keys: Vec::new(),
+            jwt: None,
+        });
+        assert!(config.check_exposure(false).is_ok());
+    }
+
+    #[test]
     fn bad_files_are_refused_with_their_name() {
         let (_dir, path) = write("systems:\n  crm: { kind: oracle }\n");
         let error = format!(
@@ -593,5 +674,20 @@ mod tests {
             error.contains("json_depth must be between 1 and 128"),
             "{error}"
         );
+        for (text, expected) in [
+            (
+                "limits: { timeout_ms: 30000 }\n",
+                "request_timeout_ms (30000) must be larger than limits.timeout_ms (30000)",
+            ),
+            ("limits: { concurrency: 0 }\n", "nonzero"),
+            ("auth: {}\n", "neither api_keys nor jwt"),
+        ] {
+            let (_dir, path) = write(text);
+            let error = format!(
+                "{:#}",
+                Config::load(Some(&path), Overrides::default()).unwrap_err()
+            );
+            assert!(error.contains(expected), "{error}");
+        }
     }
 }
