@@ -60,6 +60,8 @@ pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
             limits::refusal(&error, deadline)
         }))
         .layer(LoadShedLayer::new())
+        // Global: `Router::layer` wraps each route on its own, and one
+        // semaphore must count the requests of them all.
         .layer(GlobalConcurrencyLimitLayer::new(
             config.limits.concurrency.get(),
         ))
