@@ -3,7 +3,9 @@
 //! then the file, then the defaults below.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 
 use crate::contract::LoadOptions;
+use crate::http::auth::Scope;
 
 /// The name of the one system of the embedded default.
 pub const EMBEDDED_SYSTEM: &str = "embedded";
@@ -33,6 +36,11 @@ pub struct Config {
     pub limits: Limits,
     /// How `Idempotency-Key`s are kept.
     pub idempotency: Idempotency,
+    /// Who may call the gateway. Without it the gateway is open: every
+    /// caller may do everything, which `serve` allows on loopback only.
+    pub auth: Option<AuthConfig>,
+    /// Serve HTTPS with this certificate; without it, plain HTTP.
+    pub tls: Option<TlsConfig>,
 }
 
 /// One source of truth the gateway writes to. Adding a kind of owner adds a
@@ -82,6 +90,24 @@ pub struct Limits {
     pub json_depth: usize,
     /// How long an owner may take to commit or read.
     pub timeout_ms: u64,
+    /// How long a whole request may take, reading its body included;
+    /// longer than `timeout_ms`, so an owner's timeout is answered first.
+    pub request_timeout_ms: u64,
+    /// Requests served at once. One more is refused at once with 503
+    /// rather than queued: a queue only makes every caller wait longer.
+    pub concurrency: NonZeroUsize,
+    /// Requests per principal over time; unlimited without it.
+    pub rate: Option<Rate>,
+}
+
+/// A rate limit: `per_second` on average, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// Requests per second, sustained.
+    pub per_second: NonZeroU32,
+    /// Requests allowed in a burst, after a quiet spell.
+    pub burst: NonZeroU32,
 }
 
 impl Default for Limits {
@@ -90,6 +116,9 @@ impl Default for Limits {
             body_bytes: 1024 * 1024,
             json_depth: 128,
             timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            concurrency: NonZeroUsize::new(1024).expect("1024 is not zero"),
+            rate: None,
         }
     }
 }
@@ -119,6 +148,111 @@ impl Default for Idempotency {
     }
 }
 
+/// `auth:`: the API keys and the JWT issuer the gateway trusts. At least
+/// one of the two is required.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Callers known by a key.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Callers known by a JWT bearer token.
+    pub jwt: Option<JwtConfig>,
+}
+
+/// One API key: its holder's name, the key's hash (from
+/// `contractgate hash-key`; the key itself is never stored) and its scopes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Who holds the key: the principal's name in logs and rate limits.
+    pub name: String,
+    /// An Argon2 PHC string (`$argon2id$v=19$…`).
+    pub hash: String,
+    /// What the key may do (`customer:write`, `*:read`, `admin`).
+    pub scopes: Vec<Scope>,
+}
+
+/// JWT bearer tokens: who issues them, for whom, and the keys that sign
+/// them. Tokens carry their scopes in the `scope` claim.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry: this gateway's name at the issuer.
+    pub audience: String,
+    /// Keys given one by one.
+    #[serde(default)]
+    pub keys: Vec<JwtKeyConfig>,
+    /// A JWKS file (RFC 7517), as an identity provider publishes it.
+    pub jwks: Option<PathBuf>,
+}
+
+/// One key that verifies tokens, with the one algorithm it accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "algorithm", deny_unknown_fields)]
+pub enum JwtKeyConfig {
+    /// HMAC with SHA-256 and a shared secret (keep it in the environment).
+    #[serde(rename = "HS256")]
+    Hs256 {
+        /// The shared secret.
+        secret: Secret,
+        /// The `kid` tokens signed with it name, if any.
+        kid: Option<String>,
+    },
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    #[serde(rename = "RS256")]
+    Rs256 {
+        /// The public key, PEM.
+        file: PathBuf,
+        /// The `kid` tokens signed with it name, if any.
+        kid: Option<String>,
+    },
+    /// ECDSA on P-256 with SHA-256.
+    #[serde(rename = "ES256")]
+    Es256 {
+        /// The public key, PEM.
+        file: PathBuf,
+        /// The `kid` tokens signed with it name, if any.
+        kid: Option<String>,
+    },
+}
+
+/// A value that must not reach a log: `Debug` prints `[redacted]`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(secret: &str) -> Self {
+        Secret(secret.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `tls:`: the certificate chain and private key HTTPS is served with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, the server's own first.
+    pub cert: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// Parsing, validation and dropping a payload recurse once per level; the
 /// cap keeps that far from any thread's stack size.
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -133,6 +267,8 @@ struct ConfigFile {
     systems: BTreeMap<String, SystemConfig>,
     limits: Option<Limits>,
     idempotency: Option<Idempotency>,
+    auth: Option<AuthConfig>,
+    tls: Option<TlsConfig>,
 }
 
 /// Values given on the command line or in the environment.
@@ -183,6 +319,20 @@ impl Config {
         }
     }
 
+    /// Refuses to serve an open gateway (no `auth:`) on an address other
+    /// machines can reach, unless the operator insists (`--insecure`).
+    pub fn check_exposure(&self, insecure: bool) -> anyhow::Result<()> {
+        if self.auth.is_none() && !self.listen.ip().is_loopback() && !insecure {
+            bail!(
+                "refusing to listen on {} without authentication: anyone who reaches it could read and write every record. \
+                 Configure `auth:` in contractgate.yaml (README: \"Running in production\"), listen on a loopback address such as 127.0.0.1, \
+                 or pass --insecure to serve it open anyway",
+                self.listen
+            );
+        }
+        Ok(())
+    }
+
     /// The system that owns a contract which names `owner`.
     pub fn owner_of<'c>(&'c self, owner: Option<&'c str>) -> &'c str {
         if self.systems_declared {
@@ -223,6 +373,8 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
         systems_declared,
         limits: parsed.limits.unwrap_or_default(),
         idempotency: parsed.idempotency.unwrap_or_default(),
+        auth: parsed.auth,
+        tls: parsed.tls,
     }
 }
 
@@ -235,6 +387,22 @@ fn parse_file(path: &Path) -> anyhow::Result<ConfigFile> {
         if limits.json_depth == 0 || limits.json_depth > MAX_JSON_DEPTH {
             bail!(
                 "{}: limits.json_depth must be between 1 and {MAX_JSON_DEPTH}",
+                path.display()
+            );
+        }
+        if limits.request_timeout_ms <= limits.timeout_ms {
+            bail!(
+                "{}: limits.request_timeout_ms ({}) must be larger than limits.timeout_ms ({}), so a slow owner is answered with its own 504 before the request times out",
+                path.display(),
+                limits.request_timeout_ms,
+                limits.timeout_ms
+            );
+        }
+    }
+    if let Some(auth) = &parsed.auth {
+        if auth.api_keys.is_empty() && auth.jwt.is_none() {
+            bail!(
+                "{}: auth declares neither api_keys nor jwt, so no caller could ever be let in",
                 path.display()
             );
         }
@@ -444,6 +612,87 @@ mod tests {
     }
 
     #[test]
+    fn auth_limits_and_tls_are_read_and_the_secret_stays_out_of_debug() {
+        // A PHC string is full of `$`: only `${` starts a reference.
+        let text = r#"
+auth:
+  api_keys:
+    - { name: billing, hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", scopes: [customer:write, "*:read", admin] }
+  jwt:
+    issuer: https://id.example.com
+    audience: contractgate
+    keys:
+      - { algorithm: HS256, secret: "${JWT_SECRET}" }
+      - { algorithm: RS256, file: keys/idp.pem, kid: idp-2026 }
+    jwks: keys/jwks.json
+limits: { request_timeout_ms: 20000, concurrency: 64, rate: { per_second: 50, burst: 100 } }
+tls: { cert: tls/cert.pem, key: tls/key.pem }
+"#;
+        let parsed = parse_text(text, variables(&[("JWT_SECRET", "sesame-sesame")])).unwrap();
+        let auth = parsed.auth.as_ref().unwrap();
+        assert_eq!(
+            auth.api_keys[0].hash,
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+        );
+        assert_eq!(
+            auth.api_keys[0].scopes,
+            ["customer:write", "*:read", "admin"].map(|s| Scope::parse(s).unwrap())
+        );
+        let jwt = auth.jwt.as_ref().unwrap();
+        assert!(
+            matches!(&jwt.keys[0], JwtKeyConfig::Hs256 { secret, .. } if secret.expose() == "sesame-sesame")
+        );
+        assert!(
+            matches!(&jwt.keys[1], JwtKeyConfig::Rs256 { kid: Some(kid), .. } if kid == "idp-2026")
+        );
+        assert!(!format!("{parsed:?}").contains("sesame"));
+        let limits = parsed.limits.unwrap();
+        assert_eq!(
+            (
+                limits.request_timeout_ms,
+                limits.concurrency.get(),
+                limits.timeout_ms
+            ),
+            (20_000, 64, 10_000)
+        );
+        assert_eq!(
+            limits.rate.map(|r| (r.per_second.get(), r.burst.get())),
+            Some((50, 100))
+        );
+        assert_eq!(parsed.tls.unwrap().cert, PathBuf::from("tls/cert.pem"));
+        let error = parse_text(
+            "auth: { api_keys: [{ name: x, hash: h, scopes: [customer:delete] }] }\n",
+            variables(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("`customer:delete` is not a scope"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn an_open_gateway_stays_on_loopback_unless_told_otherwise() {
+        let mut config = Config::embedded(Path::new("c"), Path::new("d"));
+        for address in ["127.0.0.1:8080", "[::1]:8080"] {
+            config.listen = address.parse().unwrap();
+            assert!(config.check_exposure(false).is_ok(), "{address}");
+        }
+        config.listen = "0.0.0.0:8080".parse().unwrap();
+        let error = config.check_exposure(false).unwrap_err().to_string();
+        assert!(
+            error.contains("0.0.0.0:8080 without authentication") && error.contains("--insecure"),
+            "{error}"
+        );
+        assert!(config.check_exposure(true).is_ok());
+        config.auth = Some(AuthConfig {
+            api_keys: Vec::new(),
+            jwt: None,
+        });
+        assert!(config.check_exposure(false).is_ok());
+    }
+
+    #[test]
     fn bad_files_are_refused_with_their_name() {
         let (_dir, path) = write("systems:\n  crm: { kind: oracle }\n");
         let error = format!(
@@ -472,5 +721,20 @@ mod tests {
             error.contains("idempotency.ttl_seconds must be at least 1"),
             "{error}"
         );
+        for (text, expected) in [
+            (
+                "limits: { timeout_ms: 30000 }\n",
+                "request_timeout_ms (30000) must be larger than limits.timeout_ms (30000)",
+            ),
+            ("limits: { concurrency: 0 }\n", "nonzero"),
+            ("auth: {}\n", "neither api_keys nor jwt"),
+        ] {
+            let (_dir, path) = write(text);
+            let error = format!(
+                "{:#}",
+                Config::load(Some(&path), Overrides::default()).unwrap_err()
+            );
+            assert!(error.contains(expected), "{error}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The `contractgate` command line: parses arguments and dispatches.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
 use contractgate::contract::{Contract, Registry, Status, Version};
 use contractgate::gateway::Gateway;
 use contractgate::http::Problem;
+use contractgate::http::Server;
 use contractgate::write;
 use serde_json::Value;
 
@@ -38,7 +40,12 @@ enum Command {
         /// Where the embedded SQLite file lives (default ./data).
         #[arg(long, env = "CONTRACTGATE_DATA")]
         data: Option<PathBuf>,
+        /// Serve without `auth:` on an address other machines can reach.
+        #[arg(long)]
+        insecure: bool,
     },
+    /// Read an API key on stdin; print the hash to put in `auth.api_keys`.
+    HashKey,
     /// Load and compile every contract; exit 1 listing each problem.
     Check {
         /// The contracts folder (default: the config's, else ./contracts).
@@ -104,6 +111,7 @@ fn main() -> ExitCode {
             listen,
             contracts,
             data,
+            insecure,
         } => serve(
             config,
             Overrides {
@@ -111,7 +119,9 @@ fn main() -> ExitCode {
                 contracts,
                 data,
             },
+            insecure,
         ),
+        Command::HashKey => hash_key(),
         Command::Check { dir, config } => check(dir, config),
         Command::Compat(args) => Ok(compat(args)),
         Command::Validate {
@@ -127,8 +137,9 @@ fn main() -> ExitCode {
     })
 }
 
-fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode> {
+fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(file.as_deref(), overrides)?;
+    config.check_exposure(insecure)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listen = config.listen;
@@ -140,9 +151,14 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode
                 return Ok(ExitCode::FAILURE);
             }
         };
+        let server = Server::new(gateway)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
-        println!("contractgate listening on http://{}", listener.local_addr()?);
-        contractgate::http::serve(listener, gateway, shutdown_signal()).await?;
+        println!(
+            "contractgate listening on {}://{}",
+            server.scheme(),
+            listener.local_addr()?
+        );
+        server.serve(listener, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -170,6 +186,22 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
+}
+
+/// Hashes the key read on stdin (one line; its line break is not part of
+/// it), so a config never holds a key nor a hand-rolled hash.
+fn hash_key() -> anyhow::Result<ExitCode> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let key = text.strip_suffix('\n').unwrap_or(&text);
+    let key = key.strip_suffix('\r').unwrap_or(key);
+    if key.is_empty() {
+        anyhow::bail!(
+            "no key on stdin: pipe the key in, e.g. `printf %s \"$KEY\" | contractgate hash-key`"
+        );
+    }
+    println!("{}", contractgate::http::auth::hash_key(key)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {

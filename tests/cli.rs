@@ -37,6 +37,26 @@ impl Drop for Running {
     }
 }
 
+/// Starts `serve`; returns the running child and the URL it prints.
+fn start(command: &mut Command) -> (Running, String) {
+    let mut child = command
+        .env_remove("CONTRACTGATE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("contractgate listening on ")
+        .unwrap_or_else(|| panic!("printed {line:?}"))
+        .to_owned();
+    (running, address)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -58,22 +78,11 @@ async fn serve_with_no_config_uses_the_embedded_default() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts"),
         &work.path().join("contracts"),
     );
-    let mut child = binary()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(work.path())
-        .env_remove("CONTRACTGATE_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let _running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("contractgate listening on ")
-        .unwrap_or_else(|| panic!("printed {line:?}"));
+    let (_running, address) = start(
+        binary()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(work.path()),
+    );
 
     let health = reqwest::get(format!("{address}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
@@ -280,4 +289,92 @@ fn serve_names_a_system_of_an_unknown_kind_or_one_it_cannot_reach() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{expected:?} in {stderr}");
     }
+}
+
+fn example_contracts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts")
+}
+
+#[test]
+fn serve_keeps_an_open_gateway_on_loopback_unless_told_insecure() {
+    let work = tempfile::tempdir().unwrap();
+    let output = binary()
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .current_dir(work.path())
+        .env_remove("CONTRACTGATE_CONFIG")
+        .output()
+        .unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without authentication")
+            && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+    let (_running, address) = start(
+        binary()
+            .args([
+                "serve",
+                "--listen",
+                "0.0.0.0:0",
+                "--insecure",
+                "--contracts",
+            ])
+            .arg(example_contracts())
+            .current_dir(work.path()),
+    );
+    assert!(address.starts_with("http://0.0.0.0:"), "{address}");
+}
+
+#[tokio::test]
+async fn hash_key_prints_a_hash_the_gateway_lets_the_key_in_with() {
+    let hash_key = |stdin: &str| {
+        let mut child = binary()
+            .arg("hash-key")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let empty = hash_key("\n");
+    assert_ne!(empty.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no key on stdin"));
+    let output = hash_key("ci-key-0123456789\n");
+    assert!(output.status.success());
+    let hash = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+
+    // With auth configured, the gateway may listen beyond loopback.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("contractgate.yaml"),
+        format!(
+            "auth:\n  api_keys:\n    - {{ name: ci, hash: \"{hash}\", scopes: [\"*:read\"] }}\n"
+        ),
+    )
+    .unwrap();
+    let (_running, address) = start(
+        binary()
+            .args(["serve", "--listen", "0.0.0.0:0", "--contracts"])
+            .arg(example_contracts())
+            .current_dir(work.path()),
+    );
+    let local = address.replace("0.0.0.0", "127.0.0.1");
+    let client = reqwest::Client::new();
+    let with_key = client
+        .get(format!("{local}/contracts"))
+        .header("authorization", "ApiKey ci-key-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_key.status(), 200);
+    let without = client
+        .get(format!("{local}/contracts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without.status(), 401);
 }

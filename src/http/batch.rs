@@ -12,11 +12,13 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::Router;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::auth::{require_named, Action, Principal};
 use super::body::{check_content_type, parse};
 use super::problem::Problem;
 use super::records::answer;
@@ -39,8 +41,10 @@ pub fn router() -> Router<Arc<Gateway>> {
 async fn batch(
     State(gateway): State<Arc<Gateway>>,
     Path((name, version)): Path<(String, String)>,
+    Extension(principal): Extension<Principal>,
     request: Request,
 ) -> Result<Response, Problem> {
+    require_named(&principal, &name, &[Action::Write])?;
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
         check_content_type(

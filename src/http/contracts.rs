@@ -5,9 +5,11 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use super::auth::{require_named, Principal, SEE};
 use super::problem::Problem;
 use super::set_contract_version;
 use crate::contract::compat::Mode;
@@ -64,14 +66,25 @@ fn summary(contract: &Contract) -> ContractSummary {
     }
 }
 
-async fn list(State(gateway): State<Arc<Gateway>>) -> Json<Vec<ContractSummary>> {
-    Json(gateway.registry().contracts().map(|c| summary(c)).collect())
+/// The contracts the caller holds a scope on.
+async fn list(
+    State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
+) -> Json<Vec<ContractSummary>> {
+    let registry = gateway.registry();
+    let visible = registry.contracts().filter(|c| {
+        SEE.iter()
+            .any(|&action| principal.may(Some(&c.name), action))
+    });
+    Json(visible.map(|c| summary(c)).collect())
 }
 
 async fn describe(
     State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Json<ContractSummary>, Problem> {
+    require_named(&principal, &name, SEE)?;
     let registry = gateway.registry();
     let contract = registry
         .get(&name)
@@ -81,8 +94,10 @@ async fn describe(
 
 async fn schema(
     State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
+    require_named(&principal, &name, SEE)?;
     let (contract, version) = gateway.lookup(&name, &version)?;
     let schema = contract
         .version(version)

@@ -1,22 +1,32 @@
 //! The HTTP surface: one axum router over a shared [`Gateway`].
 
+pub mod auth;
 mod batch;
 mod body;
 mod contracts;
 mod health;
 mod idempotency_key;
 mod if_match;
+mod limits;
 mod problem;
 mod records;
+mod tls;
 mod validate;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use axum::middleware::from_fn_with_state;
 use axum::Router;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tokio_rustls::TlsAcceptor;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::timeout::TimeoutLayer;
+use tower::{BoxError, ServiceBuilder};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -28,24 +38,57 @@ use crate::gateway::Gateway;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CONTRACT_VERSION: HeaderName = HeaderName::from_static("contract-version");
 
-/// The whole application, ready to serve.
-pub fn router(gateway: Arc<Gateway>) -> Router {
-    // Outermost first: every request gets an id (kept if the client sent
-    // one) before tracing sees it, and the response carries it back.
-    let layers = ServiceBuilder::new()
+/// The whole application, ready to serve. Fails when a key or
+/// certificate file the config names does not read.
+pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
+    let config = gateway.config();
+    let authenticator = config
+        .auth
+        .as_ref()
+        .map(auth::Authenticator::new)
+        .transpose()?
+        .map(Arc::new);
+    let deadline = Duration::from_millis(config.limits.request_timeout_ms);
+    // Outermost first. What must see every request comes first: its id
+    // (kept if the client sent one) before tracing sees it, and the
+    // response carries it back. Then the limits on work: the excess over
+    // the concurrency limit is shed at once (503), and what is let in has
+    // a deadline (408) — both before authentication, whose Argon2 check
+    // is work too. HandleErrorLayer turns their errors into problems.
+    let outer = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
-    Router::new()
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(HandleErrorLayer::new(move |error: BoxError| async move {
+            limits::refusal(&error, deadline)
+        }))
+        .layer(LoadShedLayer::new())
+        // Global: `Router::layer` wraps each route on its own, and one
+        // semaphore must count the requests of them all.
+        .layer(GlobalConcurrencyLimitLayer::new(
+            config.limits.concurrency.get(),
+        ))
+        .layer(TimeoutLayer::new(deadline));
+    // Inside those, and outside routing: authentication (401), which names
+    // the principal; then its rate limit (429). Handlers check scopes
+    // (403) before they look anything up.
+    let mut guarded = Router::new()
         .merge(records::router())
         .merge(batch::router())
         .merge(validate::router())
         .merge(contracts::router())
-        .merge(health::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(layers)
-        .with_state(gateway)
+        .method_not_allowed_fallback(method_not_allowed);
+    if let Some(rate) = config.limits.rate {
+        let limiter = Arc::new(limits::RateLimiter::new(rate));
+        guarded = guarded.layer(from_fn_with_state(limiter, limits::limit_rate));
+    }
+    Ok(guarded
+        .layer(from_fn_with_state(authenticator, auth::authenticate))
+        // Probes answer load balancers, which carry no credentials.
+        .merge(health::router())
+        .layer(outer)
+        .with_state(gateway))
 }
 
 async fn method_not_allowed(method: Method) -> Problem {
@@ -58,14 +101,66 @@ fn set_contract_version(headers: &mut HeaderMap, version: Version) {
     headers.insert(CONTRACT_VERSION, HeaderValue::from(version.number()));
 }
 
-/// Serves on `listener` until `shutdown` completes, then drains requests in
-/// flight.
+/// The HTTP service of a gateway, built before it listens: its keys and
+/// certificate are read and checked here.
+pub struct Server {
+    router: Router,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Server {
+    /// Builds the router and, with `tls:`, the TLS acceptor.
+    pub fn new(gateway: Arc<Gateway>) -> anyhow::Result<Server> {
+        let tls = gateway
+            .config()
+            .tls
+            .as_ref()
+            .map(tls::acceptor)
+            .transpose()?;
+        Ok(Server {
+            router: router(gateway)?,
+            tls,
+        })
+    }
+
+    /// `https` with `tls:`, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains
+    /// requests in flight.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        match self.tls {
+            Some(acceptor) => {
+                axum::serve(tls::TlsListener::new(listener, acceptor)?, self.router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(listener, self.router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        }
+    }
+}
+
+/// Builds the gateway's [`Server`] and serves on `listener` until
+/// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(gateway))
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> anyhow::Result<()> {
+    Server::new(gateway)?.serve(listener, shutdown).await?;
+    Ok(())
 }

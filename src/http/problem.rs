@@ -1,6 +1,8 @@
 //! `application/problem+json` (RFC 9457): the one place that knows status
 //! codes and problem `type` URIs.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -35,6 +37,8 @@ struct Details {
     successor_version: Option<u32>,
     #[serde(skip)]
     retry_after: Option<u64>,
+    #[serde(skip)]
+    www_authenticate: Option<String>,
 }
 
 impl Problem {
@@ -50,7 +54,77 @@ impl Problem {
             violations: Vec::new(),
             successor_version: None,
             retry_after: None,
+            www_authenticate: None,
         }))
+    }
+
+    /// 401: no credentials, or ones that do not check out; `challenge` is
+    /// the `WWW-Authenticate` value naming the schemes that would.
+    pub fn unauthorized(detail: impl Into<String>, challenge: String) -> Self {
+        let mut problem = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        );
+        problem.0.www_authenticate = Some(challenge);
+        problem
+    }
+
+    /// 403: the caller lacks the scope. Says the same whether or not the
+    /// contract exists.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    /// 408: the request took longer than `limits.request_timeout_ms`.
+    pub fn request_timeout(deadline: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timed out",
+            format!(
+                "the request took longer than {} ms; a write may still be applied: read the record (its ETag names its revision) before retrying",
+                deadline.as_millis()
+            ),
+        )
+    }
+
+    /// 429: `principal` is over its rate; it may send again after `wait`.
+    pub fn rate_limited(principal: &str, wait: Duration) -> Self {
+        // Whole seconds, rounded up: sooner would be refused again.
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("`{principal}` is over its rate limit; retry after {seconds} s"),
+        );
+        problem.0.retry_after = Some(seconds);
+        problem
+    }
+
+    /// 503: as many requests are in flight as `limits.concurrency` allows;
+    /// this one was refused at once rather than queued.
+    pub fn overloaded() -> Self {
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Gateway overloaded",
+            "the gateway is serving as many requests as it may at once; nothing was done, retry shortly",
+        );
+        problem.0.retry_after = Some(1);
+        problem
+    }
+
+    /// 500: a failure of the gateway itself.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal error",
+            detail,
+        )
     }
 
     /// 400: the body is not acceptable JSON.
@@ -323,6 +397,11 @@ impl IntoResponse for Problem {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.0.retry_after;
+        let challenge = self
+            .0
+            .www_authenticate
+            .as_deref()
+            .and_then(|value| HeaderValue::from_str(value).ok());
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
@@ -332,6 +411,9 @@ impl IntoResponse for Problem {
         );
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = challenge {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }

@@ -10,10 +10,12 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
+use super::auth::{require_named, Action, Principal};
 use super::body::JsonObject;
 use super::idempotency_key::{idempotency_key, mark_replayed};
 use super::if_match;
@@ -44,9 +46,11 @@ pub fn router() -> Router<Arc<Gateway>> {
 
 async fn create(
     State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
     Path((name, version)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, Problem> {
+    require_named(&principal, &name, &[Action::Write])?;
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
         let idempotency = idempotency_key(request.headers())?;
@@ -59,9 +63,11 @@ async fn create(
 
 async fn replace(
     State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
     request: Request,
 ) -> Result<Response, Problem> {
+    require_named(&principal, &name, &[Action::Write])?;
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
         let (key, if_match, idempotency, body) = update(&gateway, &key, request).await?;
@@ -75,9 +81,11 @@ async fn replace(
 
 async fn patch(
     State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
     request: Request,
 ) -> Result<Response, Problem> {
+    require_named(&principal, &name, &[Action::Write])?;
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
         let (key, if_match, idempotency, body) = update(&gateway, &key, request).await?;
@@ -91,9 +99,11 @@ async fn patch(
 
 async fn delete(
     State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    require_named(&principal, &name, &[Action::Write])?;
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
         let key = record_key(&key)?;
@@ -110,8 +120,10 @@ async fn delete(
 
 async fn read(
     State(gateway): State<Arc<Gateway>>,
+    Extension(principal): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
+    require_named(&principal, &name, &[Action::Read])?;
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
         let record = gateway.read(&target, &record_key(&key)?).await?;

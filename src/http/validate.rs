@@ -7,8 +7,10 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::{Json, Router};
 
+use super::auth::{require_named, Action, Principal};
 use super::body::JsonObject;
 use super::problem::Problem;
 use super::records::answer;
@@ -23,8 +25,11 @@ pub fn router() -> Router<Arc<Gateway>> {
 async fn validate(
     State(gateway): State<Arc<Gateway>>,
     Path((name, version)): Path<(String, String)>,
+    Extension(principal): Extension<Principal>,
     request: Request,
 ) -> Result<Response, Problem> {
+    // A writer may try a write out before making it.
+    require_named(&principal, &name, &[Action::Validate, Action::Write])?;
     let target = gateway.resolve(&name, &version)?;
     Ok(answer(&target, async {
         let JsonObject(body) = JsonObject::from_request(request, &gateway).await?;

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use contractgate::config::{Config, Limits, SystemConfig, EMBEDDED_SYSTEM};
+use contractgate::config::{AuthConfig, Config, Limits, SystemConfig, EMBEDDED_SYSTEM};
 use contractgate::gateway::Gateway;
 use reqwest::{Method, Response};
 use serde_json::Value;
@@ -422,6 +422,15 @@ impl TestGateway {
         Self::serve(self.gateway.config().clone(), self.storage.clone()).await
     }
 
+    /// Serves the example contracts on the embedded default behind `auth:`,
+    /// with limits.
+    pub async fn with_auth(auth: AuthConfig, limits: Limits) -> TestGateway {
+        let storage = Storage::create(Backend::Sqlite).await;
+        let mut config = storage.config(&example_contracts(), limits);
+        config.auth = Some(auth);
+        Self::with_config(config, storage).await
+    }
+
     /// Stops this gateway and starts another on the same storage with other
     /// contracts, as a redeploy with a new contract version would.
     pub async fn restart(mut self, contracts: &Path) -> TestGateway {
@@ -433,11 +442,16 @@ impl TestGateway {
     }
 
     async fn serve(config: Config, storage: Arc<Storage>) -> TestGateway {
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let gateway = Arc::new(Gateway::open(config).await.expect("the gateway starts"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port");
-        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        let base = format!("{scheme}://{}", listener.local_addr().expect("an address"));
         let (shutdown, stop) = tokio::sync::oneshot::channel();
         tokio::spawn(contractgate::http::serve(
             listener,
@@ -541,13 +555,23 @@ impl TestGateway {
         self.get(&path).await.json().await.expect("a JSON answer")
     }
 
-    /// DELETEs a path with extra headers.
-    pub async fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Response {
-        let mut request = self.client.delete(self.url(path));
+    /// Sends a request without a body, with extra headers.
+    pub async fn send_bare(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         request.send().await.expect("the gateway answers")
+    }
+
+    /// DELETEs a path with extra headers.
+    pub async fn delete(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.send_bare(Method::DELETE, path, headers).await
     }
 }
 
