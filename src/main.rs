@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
 use contractgate::contract::Registry;
+use contractgate::events::Background;
 use contractgate::gateway::Gateway;
 
 /// A declarative data-contract gateway.
@@ -118,6 +119,8 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode
                 return Ok(ExitCode::FAILURE);
             }
         };
+        // The relay and the retention sweep run as long as the server does.
+        let _background = Background::start(&gateway).await?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         println!("contractgate listening on http://{}", listener.local_addr()?);
         contractgate::http::serve(listener, gateway, shutdown_signal()).await?;

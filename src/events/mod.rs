@@ -1,5 +1,10 @@
 //! Change events: the CloudEvents 1.0 documents a committed write emits.
-//! Owners store them in their outbox in the write's own transaction.
+//! Owners store them in their outbox in the write's own transaction; the
+//! [`relay`] publishes them to a broker and [`retention`] deletes old ones.
+
+mod background;
+pub mod relay;
+pub mod retention;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -7,6 +12,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::contract::{ContractName, RecordKey, Version};
+
+pub use background::Background;
 
 /// What a write did to a record: the suffix of the change event's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,7 +1,8 @@
 //! `/healthz` (the process serves) and `/readyz` (contracts loaded, every
-//! owner answers).
+//! owner answers; with a relay, what waits for it in each system).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::events::relay;
 use crate::gateway::Gateway;
 
 /// The health routes.
@@ -41,8 +43,10 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({"ready": ready, "contracts": contracts, "systems": systems})),
-    )
+    let mut body = json!({"ready": ready, "contracts": contracts, "systems": systems});
+    if gateway.config().events.publish_to.is_some() {
+        let limit = Duration::from_millis(gateway.config().limits.timeout_ms);
+        body["relay"] = relay::backlog_report(gateway.systems(), limit).await;
+    }
+    (status, Json(body))
 }

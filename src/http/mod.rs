@@ -1,6 +1,7 @@
 //! The HTTP surface: one axum router over a shared [`Gateway`].
 
 mod body;
+mod changes;
 mod contracts;
 mod health;
 mod problem;
@@ -38,6 +39,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .merge(records::router())
         .merge(contracts::router())
+        .merge(changes::router())
         .merge(health::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
         .method_not_allowed_fallback(method_not_allowed)

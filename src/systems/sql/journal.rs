@@ -330,6 +330,9 @@ impl Journal for SqlOwner {
     }
 
     async fn prune(&self, older_than: Duration, relayed_only: bool) -> Result<u64, Error> {
+        // Only sequenced events can go; without readers or a relay nothing
+        // else would sequence them.
+        self.sequence().await?;
         let sql = &self.procedure.journal;
         let classify = |e| self.classify(e);
         let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
@@ -553,15 +556,19 @@ mod tests {
             first.changes_after(Some(2), None, 10).await.expect("read"),
             Changes::Expired { pruned_through: 3 }
         );
-        // No cursor: from the oldest event kept.
+        // Retention sequences what it finds, so it needs no reader.
         create(&first, &registry, "c-4").await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(first.prune(Duration::ZERO, false).await.expect("pruned"), 1);
+        // No cursor: from the oldest event kept.
+        create(&first, &registry, "c-5").await;
         match first.changes_after(None, None, 10).await.expect("read") {
             Changes::Page { after, events } => {
-                assert_eq!(after, 3);
-                assert_eq!(subjects(&events), [(4, "c-4".into())]);
+                assert_eq!(after, 4);
+                assert_eq!(subjects(&events), [(5, "c-5".into())]);
             }
             expired => panic!("{expired:?}"),
         }
-        assert_eq!(subjects(&page(&first, Some(3), None, 10).await).len(), 1);
+        assert_eq!(subjects(&page(&first, Some(4), None, 10).await).len(), 1);
     }
 }
