@@ -33,11 +33,10 @@ pub async fn prune_once(gateway: &Gateway) -> Result<u64, systems::Error> {
     failure.map_or(Ok(deleted), Err)
 }
 
-/// Sweeps at start and every [`SWEEP`] after. Stopped by aborting its task.
+/// Sweeps every [`SWEEP`]. Stopped by aborting its task.
 pub async fn run(gateway: std::sync::Arc<Gateway>) {
-    let mut every = tokio::time::interval(SWEEP);
     loop {
-        every.tick().await;
+        tokio::time::sleep(SWEEP).await;
         if let Err(error) = prune_once(&gateway).await {
             tracing::warn!(%error, "retention: the sweep failed; it runs again in {SWEEP:?}");
         }

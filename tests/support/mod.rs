@@ -135,7 +135,7 @@ impl Storage {
             },
             (Backend::Mysql, Some(server)) => {
                 let database = unique_name();
-                admin(&server, &format!("CREATE DATABASE {database}")).await;
+                admin(&server, &[format!("CREATE DATABASE {database}")]).await;
                 Storage::Mysql { server, database }
             }
             _ => Storage::Sqlite(tempfile::tempdir().expect("a temporary data folder")),
@@ -239,10 +239,18 @@ impl Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        let statement = match self {
+        // Bounded lock waits: a gateway connection left in a transaction
+        // must not hang the test (it fails to clean up instead).
+        let statements = match self {
             Storage::Sqlite(_) => return,
-            Storage::Postgres { schema, .. } => format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            Storage::Mysql { database, .. } => format!("DROP DATABASE IF EXISTS {database}"),
+            Storage::Postgres { schema, .. } => [
+                "SET lock_timeout = '20s'".to_owned(),
+                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            ],
+            Storage::Mysql { database, .. } => [
+                "SET SESSION lock_wait_timeout = 20".to_owned(),
+                format!("DROP DATABASE IF EXISTS {database}"),
+            ],
         };
         let server = match self {
             Storage::Postgres { server, .. } | Storage::Mysql { server, .. } => server.clone(),
@@ -252,24 +260,27 @@ impl Drop for Storage {
         // its own.
         let _ = std::thread::spawn(move || {
             if let Ok(runtime) = tokio::runtime::Runtime::new() {
-                runtime.block_on(admin(&server, &statement));
+                runtime.block_on(admin(&server, &statements));
             }
         })
         .join();
     }
 }
 
-/// Runs one administrative statement on a test server.
-async fn admin(server: &str, statement: &str) {
+/// Runs administrative statements on one connection to a test server.
+async fn admin(server: &str, statements: &[String]) {
+    use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(server)
+    let mut connection = sqlx::AnyConnection::connect(server)
         .await
         .expect("the test server answers");
-    sqlx::query(statement)
-        .execute(&pool)
-        .await
-        .expect("the statement runs");
-    pool.close().await;
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    let _ = connection.close().await;
 }
 
 /// Reads what the owner holds, the way each backend stores it: a test names

@@ -164,7 +164,7 @@ impl SqlOwner {
             .await
             .map_err(classify)?;
         if unsequenced.is_empty() {
-            return Ok(());
+            return release(transaction, classify).await;
         }
         // Taken under the lock, so it grows with the position (retention
         // reads it as the time an event entered the feed).
@@ -277,7 +277,7 @@ impl Journal for SqlOwner {
         let held_by_another =
             holder.as_deref() != Some(self.instance.as_str()) && until.is_some_and(|t| t > now);
         if held_by_another {
-            return Ok(Vec::new());
+            return release(transaction, classify).await.map(|()| Vec::new());
         }
         sqlx::query(&sql.take_lease)
             .bind(self.instance.as_str())
@@ -349,7 +349,7 @@ impl Journal for SqlOwner {
             sequenced.unwrap_or(0) < cutoff && (!relayed_only || relayed.is_some())
         };
         let Some((through, _, _)) = candidates.iter().take_while(expired).last() else {
-            return Ok(0);
+            return release(transaction, classify).await.map(|()| 0);
         };
         let deleted = sqlx::query(&sql.delete_through)
             .bind(*through)
@@ -365,6 +365,16 @@ impl Journal for SqlOwner {
         transaction.commit().await.map_err(classify)?;
         Ok(deleted)
     }
+}
+
+/// Ends a transaction that changed nothing. Said explicitly: a dropped
+/// transaction's rollback waits for the connection's next use, and the
+/// feed row's lock with it.
+async fn release(
+    transaction: Transaction<'static, Any>,
+    classify: impl Fn(sqlx::Error) -> Error,
+) -> Result<(), Error> {
+    transaction.rollback().await.map_err(classify)
 }
 
 fn journal_event((position, Text(event)): (i64, Text)) -> Result<JournalEvent, Error> {
