@@ -62,7 +62,11 @@ pub struct ChangeEvent {
     pub time: String,
     /// Always `application/json`.
     pub datacontenttype: &'static str,
-    /// The contract version `data` conforms to.
+    /// The contract version `data` conforms to, as
+    /// `urn:contractgate:schema:<contract>:v<n>` (served at
+    /// `/contracts/<contract>/v<n>/schema`). CloudEvents requires an
+    /// absolute URI here, and the gateway does not know the address its
+    /// clients reach it by.
     pub dataschema: String,
     /// The record's revision after the write (a CloudEvents extension).
     pub revision: u64,
@@ -90,7 +94,7 @@ impl ChangeEvent {
             subject: key.to_string(),
             time: now_rfc3339(),
             datacontenttype: "application/json",
-            dataschema: format!("/contracts/{contract}/{version}/schema"),
+            dataschema: format!("urn:contractgate:schema:{contract}:{version}"),
             revision,
             data,
         }
