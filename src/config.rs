@@ -284,8 +284,7 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
 fn parse_file(path: &Path) -> anyhow::Result<ConfigFile> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let expanded = expand_env(&text).with_context(|| format!("in {}", path.display()))?;
-    let parsed: ConfigFile = serde_yaml::from_str(&expanded)
+    let parsed = parse_text(&text, |name| std::env::var(name).ok())
         .with_context(|| format!("invalid config {}", path.display()))?;
     if let Some(publish) = &parsed.events.publish_to {
         let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
@@ -308,20 +307,71 @@ fn parse_file(path: &Path) -> anyhow::Result<ConfigFile> {
     Ok(parsed)
 }
 
-/// Replaces `${NAME}` with the environment variable NAME, so secrets stay
-/// out of the file. A missing variable is an error, never an empty string.
-fn expand_env(text: &str) -> anyhow::Result<String> {
+/// Parses the YAML first and expands `${NAME}` afterwards, inside string
+/// values only: a reference in a comment is never looked at, and a secret
+/// holding `"`, `#`, `: ` or a newline stays one string instead of
+/// rewriting the document around it. `env` looks a variable up.
+fn parse_text(text: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<ConfigFile> {
+    let mut document: serde_yaml::Value = serde_yaml::from_str(text)?;
+    expand_strings(&mut document, "", &env)?;
+    Ok(serde_yaml::from_value(document)?)
+}
+
+/// Expands the references in every string under `value` (mapping values
+/// and sequence items; keys are names, never expanded). `at` is where
+/// `value` sits, for the error.
+fn expand_strings(
+    value: &mut serde_yaml::Value,
+    at: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    use serde_yaml::Value;
+    match value {
+        Value::String(text) => *text = expand_env(text, at, env)?,
+        Value::Sequence(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                expand_strings(item, &format!("{at}[{index}]"), env)?;
+            }
+        }
+        Value::Mapping(entries) => {
+            for (key, item) in entries.iter_mut() {
+                // Keys that are not strings are refused when the document
+                // is deserialised; here they only need a readable place.
+                let name = key.as_str().unwrap_or("?");
+                let path = if at.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{at}.{name}")
+                };
+                expand_strings(item, &path, env)?;
+            }
+        }
+        Value::Tagged(tagged) => expand_strings(&mut tagged.value, at, env)?,
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+    Ok(())
+}
+
+/// Replaces `${NAME}` in one string with the variable NAME, so secrets stay
+/// out of the file. A missing variable is an error naming it and `at`,
+/// never an empty string.
+fn expand_env(
+    text: &str,
+    at: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            bail!("`${{` without a closing `}}`");
+            bail!("`${{` without a closing `}}` in {at}");
         };
         let name = &after[..end];
-        let value = std::env::var(name)
-            .with_context(|| format!("environment variable {name} is not set"))?;
+        let Some(value) = env(name) else {
+            bail!("environment variable {name} is not set (referenced in {at})");
+        };
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -380,20 +430,74 @@ mod tests {
         );
     }
 
+    /// A lookup that knows only the variables given.
+    fn variables<'v>(known: &'v [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'v {
+        |name| {
+            known
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
     #[test]
     fn environment_references_are_expanded_and_a_missing_one_is_an_error() {
-        assert_eq!(
-            expand_env("a: ${PATH}").unwrap(),
-            format!("a: {}", std::env::var("PATH").unwrap())
+        let parsed = parse_text(
+            "contracts: ${DIR}/contracts\ndata: ${DIR}\n",
+            variables(&[("DIR", "/srv")]),
+        )
+        .unwrap();
+        assert_eq!(parsed.contracts, Some(PathBuf::from("/srv/contracts")));
+        assert_eq!(parsed.data, Some(PathBuf::from("/srv")));
+        let error = format!(
+            "{:#}",
+            parse_text(
+                "systems:\n  crm: { kind: sqlite, path: \"${CRM_PATH}\" }\n",
+                variables(&[]),
+            )
+            .unwrap_err()
         );
-        let error = expand_env("url: ${CONTRACTGATE_SURELY_UNSET_VARIABLE}").unwrap_err();
         assert!(
-            error
-                .to_string()
-                .contains("CONTRACTGATE_SURELY_UNSET_VARIABLE is not set"),
+            error.contains("CRM_PATH is not set") && error.contains("systems.crm.path"),
             "{error}"
         );
-        assert!(expand_env("a: ${OPEN").is_err());
+        assert!(parse_text("data: ${OPEN\n", variables(&[])).is_err());
+    }
+
+    #[test]
+    fn a_reference_in_a_comment_is_never_expanded() {
+        let (_dir, path) = write(
+            "# data: ${CONTRACTGATE_SURELY_UNSET_VARIABLE}\ndata: ./here # or ${CONTRACTGATE_SURELY_UNSET_VARIABLE}\n",
+        );
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(config.data, PathBuf::from("./here"));
+    }
+
+    #[test]
+    fn a_secret_arrives_byte_for_byte_and_changes_nothing_else() {
+        let secret = "p\"a#s: s\nlimits: { body_bytes: 1 }\n# ${NOT_A_REFERENCE} ";
+        let parsed = parse_text(
+            "systems:\n  crm: { kind: sqlite, path: \"${SECRET}\" }\nlimits: { body_bytes: 10 }\n",
+            variables(&[("SECRET", secret)]),
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.systems,
+            BTreeMap::from([(
+                "crm".to_owned(),
+                SystemConfig::Sqlite {
+                    path: PathBuf::from(secret)
+                }
+            )])
+        );
+        assert_eq!(parsed.limits.map(|l| l.body_bytes), Some(10));
+        assert_eq!(parsed.listen, None);
+    }
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let parsed = parse_text("# nothing set yet\n", variables(&[])).unwrap();
+        assert!(parsed.systems.is_empty() && parsed.limits.is_none());
     }
 
     #[test]

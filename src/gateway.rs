@@ -2,7 +2,7 @@
 //! they are bound to, and the config. The write path (`write/`) and the
 //! HTTP surface (`http/`) work on this state; they never build it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -61,6 +61,7 @@ impl Gateway {
             })?;
         let systems = systems::connect(&config.systems).await?;
         let mut bindings = HashMap::new();
+        let mut owned: BTreeMap<&str, Vec<Arc<Contract>>> = BTreeMap::new();
         for contract in registry.contracts() {
             let name = config.owner_of(contract.owner.as_deref());
             let system = systems.get(name).with_context(|| {
@@ -69,10 +70,17 @@ impl Gateway {
                     contract.name
                 )
             })?;
-            system.owner.prepare(contract).await.with_context(|| {
-                format!("cannot prepare contract `{}` in `{name}`", contract.name)
-            })?;
             bindings.insert(contract.name.clone(), system.clone());
+            owned.entry(name).or_default().push(contract.clone());
+        }
+        // All of a system's contracts at once: one transaction, not one per
+        // table, so start-up stays fast with thousands of contracts.
+        for (name, contracts) in owned {
+            systems[name]
+                .owner
+                .prepare(&contracts)
+                .await
+                .with_context(|| format!("cannot prepare the contracts owned by `{name}`"))?;
         }
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(Snapshot {
@@ -144,6 +152,7 @@ impl Gateway {
             return Err(Error::Retired {
                 contract: contract.to_owned(),
                 version: number,
+                successor: found.successor(),
             });
         }
         // Bound at load for every contract of the snapshot.

@@ -8,9 +8,12 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
-use contractgate::contract::Registry;
+use contractgate::contract::{Contract, Registry, Status, Version};
 use contractgate::events::Background;
 use contractgate::gateway::Gateway;
+use contractgate::http::Problem;
+use contractgate::write;
+use serde_json::Value;
 
 /// A declarative data-contract gateway.
 #[derive(Parser)]
@@ -47,6 +50,19 @@ enum Command {
     },
     /// Compare schema versions: exit 0 compatible, 1 incompatible, 2 error.
     Compat(CompatArgs),
+    /// Check payloads offline as a write would (one JSON verdict per
+    /// payload): exit 0 all valid, 1 otherwise, 2 on an error.
+    Validate {
+        /// The contract.
+        contract: String,
+        /// The version the payloads are written in: `2` or `v2`.
+        version: String,
+        /// A JSON file, or NDJSON with one payload per line.
+        file: PathBuf,
+        /// The contracts folder (default: the config's, else ./contracts).
+        #[arg(long, env = "CONTRACTGATE_CONTRACTS")]
+        contracts: Option<PathBuf>,
+    },
 }
 
 /// `contractgate compat [--mode MODE] [--policy P] [--format F] OLD NEW [OLDER…]`
@@ -99,6 +115,12 @@ fn main() -> ExitCode {
         ),
         Command::Check { dir, config } => check(dir, config),
         Command::Compat(args) => Ok(compat(args)),
+        Command::Validate {
+            contract,
+            version,
+            file,
+            contracts,
+        } => validate(&contract, &version, &file, contracts),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
@@ -183,6 +205,89 @@ fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Prints the dry run's verdict on each payload of `file`, the same JSON
+/// the `validate` route answers with.
+fn validate(
+    name: &str,
+    version: &str,
+    file: &std::path::Path,
+    contracts: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(
+        None,
+        Overrides {
+            contracts,
+            ..Overrides::default()
+        },
+    )?;
+    let registry =
+        Registry::load(&config.contracts, &config.load_options()).map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("the contracts have problems:\n  {}", lines.join("\n  "))
+        })?;
+    let contract = registry
+        .get(name)
+        .ok_or_else(|| write::Error::UnknownContract(name.to_owned()))?;
+    let version = writable_version(contract, version)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let mut all_valid = true;
+    for payload in payloads(&text) {
+        let verdict = match payload {
+            Ok(body @ Value::Object(_)) => write::dry_run(contract, version, body)
+                .map(|run| serde_json::to_string(&run))
+                .map_err(Problem::from),
+            Ok(_) => Err(Problem::malformed("the payload must be a JSON object")),
+            Err(problem) => Err(Problem::malformed(problem)),
+        };
+        all_valid &= verdict.is_ok();
+        let line = match verdict {
+            Ok(run) => run?,
+            Err(problem) => serde_json::to_string(&problem)?,
+        };
+        println!("{line}");
+    }
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `2` or `v2`, a version of `contract` that is not retired.
+fn writable_version(contract: &Contract, text: &str) -> Result<Version, write::Error> {
+    let digits = text.strip_prefix('v').unwrap_or(text);
+    let version = Version::parse_segment(&format!("v{digits}"))
+        .filter(|v| contract.version(*v).is_some())
+        .ok_or_else(|| write::Error::UnknownVersion {
+            contract: contract.name.to_string(),
+            version: text.to_owned(),
+        })?;
+    match contract.version(version).map(|v| v.status) {
+        Some(Status::Retired) => Err(write::Error::Retired {
+            contract: contract.name.to_string(),
+            version,
+            successor: contract.successor(),
+        }),
+        _ => Ok(version),
+    }
+}
+
+/// The file as one JSON document, or else as NDJSON: one payload per
+/// non-empty line, each line that is not JSON a problem naming it.
+fn payloads(text: &str) -> Vec<Result<Value, String>> {
+    if let Ok(one) = serde_json::from_str(text) {
+        return vec![Ok(one)];
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            serde_json::from_str(line).map_err(|e| format!("line {}: not JSON: {e}", index + 1))
+        })
+        .collect()
 }
 
 /// Reads the versions, checks them and prints the report.

@@ -21,12 +21,10 @@ async fn post_raw(gateway: &TestGateway, content_type: &str, body: &[u8]) -> req
 
 async fn malformed_json_is_400(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
-    let problem = expect_problem(
-        post_raw(&gateway, "application/json", br#"{"id": "c-1",}"#).await,
-        400,
-        "malformed-body",
-    )
-    .await;
+    let response = post_raw(&gateway, "application/json", br#"{"id": "c-1",}"#).await;
+    // The body is read after the version resolved: its problem names it.
+    assert_eq!(header(&response, "contract-version"), "2");
+    let problem = expect_problem(response, 400, "malformed-body").await;
     assert_detail(&problem, "not valid JSON");
     nothing_written(&gateway).await;
 }
@@ -72,7 +70,8 @@ async fn a_body_over_the_limit_is_413(backend: Backend) {
     assert_detail(&problem, "1048576");
     nothing_written(&gateway).await;
 
-    let small = TestGateway::spawn_with(
+    let small = TestGateway::on_with(
+        backend,
         &example_contracts(),
         Limits {
             body_bytes: 64,
@@ -130,6 +129,8 @@ async fn unknown_contracts_versions_and_records_are_404(backend: Backend) {
     )
     .await;
     let unknown_version = gateway.post("customer", 9, &body).await;
+    // Only a version that resolved is named in Contract-Version.
+    assert!(unknown_version.headers().get("contract-version").is_none());
     let problem = expect_problem(unknown_version, 404, "unknown-version").await;
     assert_eq!(problem["contract"], "customer");
     for path in [
@@ -144,12 +145,13 @@ async fn unknown_contracts_versions_and_records_are_404(backend: Backend) {
         )
         .await;
     }
-    expect_problem(
-        gateway.get("/contracts/customer/v2/records/c-404").await,
-        404,
-        "unknown-record",
-    )
-    .await;
+    let unknown_record = gateway.get("/contracts/customer/v2/records/c-404").await;
+    assert_eq!(header(&unknown_record, "contract-version"), "2");
+    expect_problem(unknown_record, 404, "unknown-record").await;
+    let deprecated = gateway.get("/contracts/customer/v1/records/c-404").await;
+    assert_eq!(header(&deprecated, "contract-version"), "1");
+    assert_eq!(header(&deprecated, "deprecation"), "true");
+    expect_problem(deprecated, 404, "unknown-record").await;
     expect_problem(
         gateway
             .delete("/contracts/customer/v2/records/c-404", &[])
@@ -300,6 +302,25 @@ async fn a_retired_version_is_410_and_a_required_if_match_is_428(backend: Backen
     );
 }
 
+async fn an_if_match_that_is_not_a_field_value_is_400_and_nothing_is_written(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
+    let v2 = data("payloads/customer-v2.json");
+    let path = "/contracts/customer/v2/records/c-2";
+    for (value, why) in [
+        ("garbage", "must be quoted"),
+        ("\"1", "closing quote"),
+        ("\"1\", *", "`*` must stand alone"),
+        ("", "names no entity-tag"),
+    ] {
+        let response = gateway
+            .send_with(Method::PUT, path, &v2, &[("if-match", value)])
+            .await;
+        let problem = expect_problem(response, 400, "invalid-precondition").await;
+        assert_detail(&problem, why);
+    }
+    nothing_written(&gateway).await;
+}
+
 async fn a_wrong_method_is_405_problem(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
     let response = gateway.send(Method::PUT, CUSTOMERS, &json!({})).await;
@@ -318,5 +339,6 @@ on_every_owner!(
     a_put_whose_body_key_differs_from_the_path_is_refused,
     integers_beyond_64_bits_are_refused_rather_than_rounded,
     a_retired_version_is_410_and_a_required_if_match_is_428,
+    an_if_match_that_is_not_a_field_value_is_400_and_nothing_is_written,
     a_wrong_method_is_405_problem,
 );

@@ -7,10 +7,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use contractgate::config::SystemConfig;
+use contractgate::config::{Limits, SystemConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{example_contracts, expect_problem, test_contracts, Backend, TestGateway};
+use support::{example_contracts, expect_problem, test_contracts, Backend, Storage, TestGateway};
 
 async fn pages_have_no_gaps_or_repeats(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
@@ -195,10 +195,10 @@ on_every_owner!(
 
 #[tokio::test]
 async fn a_cursor_older_than_retention_is_gone_and_the_feed_goes_on_after_it() {
-    let gateway = TestGateway::configured(Backend::Sqlite, &example_contracts(), |config| {
-        config.events.retention = Duration::ZERO;
-    })
-    .await;
+    let storage = Storage::create(Backend::Sqlite).await;
+    let mut config = storage.config(&example_contracts(), Limits::default());
+    config.events.retention = Duration::ZERO;
+    let gateway = TestGateway::with_config(config, storage).await;
     let writes = gateway.customer_history(&["c-1"]).await as u64;
     tokio::time::sleep(Duration::from_millis(5)).await;
     let pruned = contractgate::events::retention::prune_once(gateway.gateway()).await;
@@ -262,11 +262,11 @@ async fn with_several_systems_a_contract_picks_the_feed() {
         path: data.path().join(file),
     };
     let (crm, shop) = (sqlite("crm.db"), sqlite("shop.db"));
-    let gateway = TestGateway::configured(Backend::Sqlite, &example_contracts(), |config| {
-        config.systems = [("crm".to_owned(), crm), ("shop".to_owned(), shop)].into();
-        config.systems_declared = true;
-    })
-    .await;
+    let storage = Storage::create(Backend::Sqlite).await;
+    let mut config = storage.config(&example_contracts(), Limits::default());
+    config.systems = [("crm".to_owned(), crm), ("shop".to_owned(), shop)].into();
+    config.systems_declared = true;
+    let gateway = TestGateway::with_config(config, storage).await;
     gateway.customer_history(&["c-1"]).await;
     let order = support::example("order", "v1.valid.natural.json");
     assert_eq!(gateway.post("order", 1, &order).await.status(), 201);

@@ -113,7 +113,7 @@ fn check_passes_the_example_contracts() {
     let (code, text) = check(&root.join("contracts"), root);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("2 contracts, 3 versions, all valid"),
+        text.contains("2 contracts, 5 versions, all valid"),
         "{text}"
     );
 }
@@ -131,7 +131,15 @@ fn check_names_every_problem_with_its_file() {
         ("bad-example", "v1.valid.wrong.json: a valid example is rejected by v1: \"three\" is not of type \"integer\" at `/n`"),
         ("bad-example", "v1.invalid.actually-fine.json: an invalid example is accepted by v1"),
         ("bad-upgrade", "the upgrade to v2 uses /name, which v1 does not declare"),
-        ("bad-upgrade", "map at /n sends two values to 1, so a downgrade cannot tell them apart"),
+        ("bad-upgrade", "v2 cannot be read at v1: map at /n sends two values to 1, so a downgrade cannot tell them apart"),
+        ("bad-rule", "thing/contract.yaml: version 1: rule `positive` does not compile"),
+        ("bad-rule", "version 1: declares `deprecated:` or `sunset:` but its status is active"),
+        ("bad-rule", "version 2: `deprecated: soon` is neither a date (2026-01-15) nor an RFC 3339 instant"),
+        ("unreadable", "thing/contract.yaml: v2 cannot be read at v1: remove of /code has no `default`, and the older version requires /code; declare `downgrade:` steps for v2"),
+        ("unreadable", "avro/contract.yaml: v2 cannot be read at v1: field `code`"),
+        ("bad-downgrade", "thing/contract.yaml: the downgrade from v2 writes /nope, which v1 does not declare"),
+        ("bad-columns", "nokey/contract.yaml: `columns` maps no column to the key /id"),
+        ("bad-columns", "undeclared/contract.yaml: column `nickname` holds /nickname, which v1 does not declare"),
     ];
     for (case, expected) in cases {
         let (code, text) = check(&broken(case), Path::new(env!("CARGO_MANIFEST_DIR")));
@@ -140,6 +148,66 @@ fn check_names_every_problem_with_its_file() {
             text.contains(expected),
             "{case}: expected {expected:?} in\n{text}"
         );
+    }
+}
+
+/// Runs `contractgate validate` from the crate's folder.
+fn validate(args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let output = binary()
+        .arg("validate")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let verdicts = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code().unwrap_or(-1), verdicts, stderr)
+}
+
+#[test]
+fn validate_checks_payload_files_offline_as_a_write_would() {
+    let full = "contracts/customer/examples/v1.valid.full.json";
+    let (code, verdicts, stderr) = validate(&["customer", "v1", full, "--contracts", "contracts"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(verdicts.len(), 1);
+    assert_eq!(verdicts[0]["valid"], true);
+    assert_eq!(verdicts[0]["stored_version"], 3);
+    assert_eq!(
+        verdicts[0]["body"]["phones"],
+        serde_json::json!(["+441234567890"])
+    );
+
+    // NDJSON: one verdict per line, a problem for each bad one.
+    let lines = "tests/data/payloads/customers-v1.ndjson";
+    let (code, verdicts, stderr) = validate(&["customer", "1", lines, "--contracts", "contracts"]);
+    assert_eq!(code, 1, "{stderr}");
+    let kinds: Vec<&str> = verdicts
+        .iter()
+        .map(|v| v["type"].as_str().unwrap_or("valid"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "valid",
+            "https://contractgate.dev/problems/contract-violation",
+            "https://contractgate.dev/problems/malformed-body"
+        ]
+    );
+    assert!(verdicts[2]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 4: not JSON"));
+
+    // An unknown contract or version is an error, not a verdict.
+    for (contract, version) in [("nope", "1"), ("customer", "v9")] {
+        let (code, verdicts, stderr) =
+            validate(&[contract, version, full, "--contracts", "contracts"]);
+        assert_eq!((code, verdicts.len()), (2, 0), "{stderr}");
+        assert!(stderr.contains(contract), "{stderr}");
     }
 }
 
@@ -176,4 +244,40 @@ fn serve_refuses_a_contract_whose_owner_is_not_a_system() {
         "{stderr}"
     );
     assert!(stderr.contains("refuses to start"), "{stderr}");
+}
+
+#[test]
+fn serve_names_a_system_of_an_unknown_kind_or_one_it_cannot_reach() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let cases = [
+        (
+            "crm: { kind: oracle, url: x }".to_owned(),
+            "unknown variant `oracle`",
+        ),
+        (
+            // Nothing listens there: the port was free a moment ago.
+            format!("crm: {{ kind: postgres, url: \"postgres://u@127.0.0.1:{port}/db\" }}"),
+            "system `crm`: cannot connect to PostgreSQL",
+        ),
+    ];
+    for (system, expected) in cases {
+        let work = tempfile::tempdir().unwrap();
+        std::fs::write(
+            work.path().join("contractgate.yaml"),
+            format!("systems:\n  {system}\n  shop: {{ kind: sqlite, path: ./shop.db }}\n"),
+        )
+        .unwrap();
+        let output = binary()
+            .args(["serve", "--listen", "127.0.0.1:0", "--contracts"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts"))
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        assert_ne!(output.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{expected:?} in {stderr}");
+    }
 }

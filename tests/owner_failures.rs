@@ -138,12 +138,7 @@ async fn a_write_refused_after_its_upsert_ran_is_undone_alone_and_its_batch_comm
     let probe = gateway.probe();
     assert_eq!(probe.records("customer").await, 4);
     assert_eq!(probe.stored("customer", "c-666").await, None);
-    let subjects: Vec<Value> = probe
-        .events()
-        .await
-        .iter()
-        .map(|e| e["subject"].clone())
-        .collect();
+    let subjects: Vec<Value> = probe.event_attribute("subject").await;
     assert_eq!(
         subjects,
         [json!("c-1"), json!("c-2"), json!("c-3"), json!("c-4")]
@@ -225,4 +220,48 @@ async fn a_write_that_outlives_the_timeout_may_still_commit_and_then_emits_its_e
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["type"], "customer.created");
     assert_eq!(events[0]["subject"], "c-99");
+}
+
+#[tokio::test]
+async fn a_bulk_chunk_is_all_or_nothing_when_the_owner_fails_and_says_which_lines_committed() {
+    let gateway = TestGateway::spawn(&example_contracts()).await;
+    // The owner fails on line 550's write: its chunk (lines 501–600) goes,
+    // the first chunk (lines 1–500) stays.
+    administer(
+        &gateway,
+        "CREATE TRIGGER broken BEFORE INSERT ON contractgate_outbox
+         WHEN NEW.record_key = 'c-550'
+         BEGIN SELECT zeroblob(2000000000); END",
+    )
+    .await;
+    let body: Vec<String> = (1..=600)
+        .map(|i| {
+            json!({"id": format!("c-{i}"), "name": "Ada", "email": "ada@example.com"}).to_string()
+        })
+        .collect();
+    let response = gateway
+        .send_raw(
+            reqwest::Method::POST,
+            "/contracts/customer/v1/records:batch",
+            "application/x-ndjson",
+            body.join("\n").into_bytes(),
+            &[],
+        )
+        .await;
+    let results: Vec<Value> = response
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(results.len(), 600);
+    for (index, result) in results.iter().enumerate() {
+        let line = index as u64 + 1;
+        assert_eq!(result["line"], line);
+        let expected = if line <= 500 { 201 } else { 503 };
+        assert_eq!(result["status"], expected, "line {line}: {result}");
+    }
+    assert_eq!(gateway.probe().records("customer").await, 500);
+    assert_eq!(gateway.probe().events().await.len(), 500);
 }

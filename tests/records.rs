@@ -5,9 +5,11 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{data, example, example_contracts, expect_problem, header, Backend, TestGateway};
+use support::{
+    assert_detail, data, example, example_contracts, expect_problem, header, Backend, TestGateway,
+};
 
-async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: Backend) {
+async fn a_v1_customer_is_stored_as_v3_and_read_back_in_v1_or_v2(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
     let v1 = data("payloads/customer-v1.json");
 
@@ -21,7 +23,7 @@ async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: 
     );
     // v1 is deprecated in the example contract.
     assert_eq!(header(&created, "deprecation"), "true");
-    assert!(header(&created, "link").contains("/contracts/customer/v2/records"));
+    assert!(header(&created, "link").contains("/contracts/customer/v3/records"));
     assert_eq!(created.json::<Value>().await.unwrap(), v1);
 
     let as_v2 = gateway.get("/contracts/customer/v2/records/c-1").await;
@@ -37,7 +39,7 @@ async fn a_v1_customer_is_stored_as_v2_and_read_back_in_either_version(backend: 
 
     // The owner holds the upgraded body, at the stored version.
     let stored = gateway.probe().stored("customer", "c-1").await.unwrap();
-    assert_eq!((stored.version, stored.revision), (2, 1));
+    assert_eq!((stored.version, stored.revision), (3, 1));
     assert_eq!(stored.body["full_name"], "Ada Lovelace");
 }
 
@@ -72,7 +74,7 @@ async fn every_write_leaves_one_change_event_with_pii_redacted(backend: Backend)
         assert_eq!(event["specversion"], "1.0");
         assert_eq!(event["source"], "/contracts/customer");
         assert_eq!(event["subject"], "c-2");
-        assert_eq!(event["dataschema"], "urn:contractgate:schema:customer:v2");
+        assert_eq!(event["dataschema"], "urn:contractgate:schema:customer:v3");
         assert!(event["id"].as_str().is_some_and(|id| !id.is_empty()));
     }
     assert_eq!(events[0]["data"]["email"], "[redacted]");
@@ -207,6 +209,60 @@ async fn if_match_guards_updates_and_a_stale_one_changes_nothing(backend: Backen
     );
 }
 
+async fn if_match_compares_strongly_and_a_list_matches_when_any_entry_does(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
+    let v2 = data("payloads/customer-v2.json");
+    gateway.post("customer", 2, &v2).await;
+    let path = "/contracts/customer/v2/records/c-2";
+    let tier = |tier: &str| json!({"tier": tier});
+
+    // A weak tag never matches under If-Match's strong comparison.
+    let weak = gateway
+        .send_with(
+            Method::PATCH,
+            path,
+            &tier("gold"),
+            &[("if-match", "W/\"1\"")],
+        )
+        .await;
+    assert_eq!(header(&weak, "contract-version"), "2");
+    expect_problem(weak, 412, "stale-revision").await;
+
+    let listed = gateway
+        .send_with(
+            Method::PATCH,
+            path,
+            &tier("gold"),
+            &[("if-match", "\"7\", W/\"9\", \"1\"")],
+        )
+        .await;
+    assert_eq!(listed.status(), 200);
+    assert_eq!(header(&listed, "etag"), "\"2\"");
+    let bare = gateway
+        .send_with(Method::PUT, path, &v2, &[("if-match", "5, 2")])
+        .await;
+    assert_eq!(bare.status(), 200);
+    assert_eq!(header(&bare, "etag"), "\"3\"");
+    let none_current = gateway
+        .delete(path, &[("if-match", "\"1\", \"2\", W/\"3\"")])
+        .await;
+    expect_problem(none_current, 412, "stale-revision").await;
+
+    // A value that is no If-Match at all is refused before anything runs.
+    let garbage = gateway
+        .send_with(Method::PUT, path, &v2, &[("if-match", "3 or so")])
+        .await;
+    let problem = expect_problem(garbage, 400, "invalid-precondition").await;
+    assert_detail(&problem, "without a comma");
+    assert_eq!(header(&gateway.get(path).await, "etag"), "\"3\"");
+    assert_eq!(gateway.probe().events().await.len(), 3);
+
+    assert_eq!(
+        gateway.delete(path, &[("if-match", "*")]).await.status(),
+        204
+    );
+}
+
 async fn a_second_create_of_the_same_key_is_a_conflict(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
     let v2 = data("payloads/customer-v2.json");
@@ -290,6 +346,43 @@ async fn avro_orders_accept_natural_and_wrapped_json(backend: Backend) {
     );
 }
 
+async fn avro_logical_values_are_stored_in_one_form_whatever_their_spelling(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
+    // Prices 8.99 and "12.5", placed_at in epoch millis.
+    let first = example("order", "v1.valid.natural.json");
+    let mut second = first.clone();
+    second["id"] = json!("ord-1043-respelled");
+    second["lines"][0]["unit_price"] = json!("8.990");
+    second["lines"][1]["unit_price"] = json!("1.25e1");
+    second["placed_at"] = json!("2024-05-01T12:00:00+02:00");
+    let mut stored = Vec::new();
+    for order in [&first, &second] {
+        assert_eq!(gateway.post("order", 1, order).await.status(), 201);
+        // Read at v2, the version the owner stores.
+        let path = format!(
+            "/contracts/order/v2/records/{}",
+            order["id"].as_str().unwrap()
+        );
+        let mut body = gateway.get_json(path).await;
+        body["id"] = Value::Null;
+        // The owner holds the same canonical form the answer shows.
+        let key = order["id"].as_str().unwrap();
+        let mut held = gateway.probe().stored("order", key).await.unwrap().body;
+        held["id"] = Value::Null;
+        assert_eq!(held, body);
+        stored.push(body);
+    }
+    assert_eq!(stored[0], stored[1]);
+    let prices: Vec<&Value> = stored[0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| &line["unit_price"])
+        .collect();
+    assert_eq!(prices, [&json!("8.99"), &json!("12.50")]);
+    assert_eq!(stored[0]["placed_at"], "2024-05-01T10:00:00.000Z");
+}
+
 async fn contracts_are_listed_with_their_versions_and_schemas(backend: Backend) {
     let gateway = TestGateway::on(backend, &example_contracts()).await;
     let list: Value = gateway.get("/contracts").await.json().await.unwrap();
@@ -306,7 +399,7 @@ async fn contracts_are_listed_with_their_versions_and_schemas(backend: Backend) 
         .json()
         .await
         .unwrap();
-    assert_eq!(customer["stored_version"], 2);
+    assert_eq!(customer["stored_version"], 3);
     assert_eq!(customer["versions"][0]["status"], "deprecated");
     let schema = gateway.get("/contracts/customer/v2/schema").await;
     assert_eq!(header(&schema, "contract-version"), "2");
@@ -391,25 +484,28 @@ async fn records_stored_before_a_new_version_are_upgraded_on_read_and_write(back
     let body: Value = read.json().await.unwrap();
     assert_eq!(body["full_name"], "Ada Lovelace");
     assert_eq!(body["tier"], "standard");
-    // A patch in v2 applies to the upgraded record and stores it as v2.
+    // A patch in v2 applies to the upgraded record and stores it as the
+    // latest version.
     let patched = gateway
         .send(Method::PATCH, path, &json!({"tier": "gold"}))
         .await;
     assert_eq!(patched.status(), 200);
     let stored = gateway.probe().stored("customer", "c-1").await.unwrap();
-    assert_eq!((stored.version, stored.revision), (2, 2));
+    assert_eq!((stored.version, stored.revision), (3, 2));
 }
 
 on_every_owner!(
-    a_v1_customer_is_stored_as_v2_and_read_back_in_either_version,
+    a_v1_customer_is_stored_as_v3_and_read_back_in_v1_or_v2,
     every_write_leaves_one_change_event_with_pii_redacted,
     put_creates_then_replaces_and_bumps_the_revision,
     patch_merges_then_validates_the_result,
     delete_removes_the_record,
     if_match_guards_updates_and_a_stale_one_changes_nothing,
+    if_match_compares_strongly_and_a_list_matches_when_any_entry_does,
     a_second_create_of_the_same_key_is_a_conflict,
     concurrent_patches_lose_no_update,
     avro_orders_accept_natural_and_wrapped_json,
+    avro_logical_values_are_stored_in_one_form_whatever_their_spelling,
     contracts_are_listed_with_their_versions_and_schemas,
     concurrent_writes_each_get_their_own_outcome,
     records_stored_before_a_new_version_are_upgraded_on_read_and_write,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use contractgate::config::EMBEDDED_SYSTEM;
+use contractgate::config::{Limits, EMBEDDED_SYSTEM};
 use contractgate::contract::ContractName;
 use contractgate::events::relay::{self, Publisher, Relay, Relayed};
 use contractgate::events::ChangeEvent;
@@ -159,10 +159,10 @@ async fn writes_go_on_while_the_broker_is_down_and_the_backlog_follows_in_order(
     };
     let stream = TestStream::new(&broker.url);
     let publish_to = stream.publish_to();
-    let gateway = TestGateway::configured(Backend::Sqlite, &example_contracts(), |config| {
-        config.events.publish_to = Some(publish_to);
-    })
-    .await;
+    let storage = Storage::create(Backend::Sqlite).await;
+    let mut config = storage.config(&example_contracts(), Limits::default());
+    config.events.publish_to = Some(publish_to);
+    let gateway = TestGateway::with_config(config, storage).await;
     let before = gateway.customer_history(&["c-1", "c-2"]).await;
     drained(&gateway.base, EMBEDDED_SYSTEM).await;
     assert_eq!(stream.messages().await.len(), before);

@@ -10,10 +10,14 @@ mod model;
 mod names;
 pub mod pointer;
 pub mod registry;
+pub mod rules;
 pub mod schema;
 
 pub use error::Error;
-pub use model::{Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord};
+pub use model::{
+    Applied, AppliedStep, AvroResolution, Concurrency, Contract, ContractVersion, Layout,
+    Rejection, Status, Unreadable, ValidatedRecord,
+};
 pub use names::{is_sql_identifier, ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;
 pub use registry::{LoadOptions, Registry};

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::compat::Mode;
 use super::evolve::Step;
 use super::names::{ContractName, RecordKey, Version};
 use super::pointer::JsonPointer;
-use super::schema::{Schema, Violation};
+use super::rules::{check_all, Rule};
+use super::schema::{Schema, SchemaFormat, Violation};
 
 /// Whether a version is still written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -36,6 +38,24 @@ pub enum Concurrency {
     Required,
 }
 
+/// How an SQL owner keeps a contract's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// The gateway's document table (`record_key`, `version`, `revision`,
+    /// `body`, `updated_at`), created when missing.
+    Document,
+    /// A table that already exists: a column per field, the key and the
+    /// revision in columns of their own. Rows hold the stored version.
+    Columns {
+        /// The column holding the key (the field at the contract's `key`).
+        key: String,
+        /// The column holding the revision.
+        revision: String,
+        /// Each other column and the field of the stored version it holds.
+        fields: Vec<(String, JsonPointer)>,
+    },
+}
+
 /// One published version of a contract.
 #[derive(Debug)]
 pub struct ContractVersion {
@@ -43,10 +63,75 @@ pub struct ContractVersion {
     pub version: Version,
     /// Whether it is still written to.
     pub status: Status,
+    /// The schema file, as `contract.yaml` names it below the contract's
+    /// folder.
+    pub schema_file: PathBuf,
     /// The compiled schema.
     pub schema: Schema,
     /// How a payload of the previous version becomes this one.
     pub upgrade: Vec<Step>,
+    /// How a payload of this version becomes the previous one, when the
+    /// contract declares it; otherwise `upgrade` inverted.
+    pub downgrade: Option<Vec<Step>>,
+    /// What payloads of this version must satisfy beyond the schema.
+    pub rules: Vec<Rule>,
+    /// When the version was (or will be) deprecated, if declared.
+    pub deprecated_on: Option<OffsetDateTime>,
+    /// When the version stops being served, if declared.
+    pub sunset: Option<OffsetDateTime>,
+}
+
+impl ContractVersion {
+    /// Every violation of the schema by `payload`, or, when there is none,
+    /// of the rules: rules may assume the shape the schema promises.
+    pub fn check(&self, payload: &Value) -> Vec<Violation> {
+        let violations = self.schema.validate(payload);
+        if violations.is_empty() {
+            check_all(&self.rules, payload)
+        } else {
+            violations
+        }
+    }
+}
+
+/// One step a chain applies, as the validate dry run reports it: the
+/// version it leads to and the declared step, or Avro's schema resolution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppliedStep<'c> {
+    /// The version the step upgrades to.
+    pub version: Version,
+    /// What it does.
+    pub step: Applied<'c>,
+}
+
+/// What an [`AppliedStep`] does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Applied<'c> {
+    /// A step declared in `contract.yaml`.
+    Declared(&'c Step),
+    /// Avro's schema resolution between the two versions' schemas.
+    Resolution(AvroResolution),
+}
+
+/// The marker `"avro_resolution"`, for the one step that is not declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AvroResolution {
+    /// Avro's schema resolution.
+    AvroResolution,
+}
+
+/// A version whose records cannot be read at an older one, whatever they
+/// hold: its derived downgrade cannot give back what the older requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The newer version.
+    pub version: Version,
+    /// The older version it cannot be read at.
+    pub older: Version,
+    /// Why, naming the step.
+    pub reason: String,
 }
 
 /// A named kind of record with its ordered versions.
@@ -60,6 +145,8 @@ pub struct Contract {
     pub owner: Option<String>,
     /// The table SQL owners store records in.
     pub table: String,
+    /// How the table holds them.
+    pub layout: Layout,
     /// Where the key is in a payload.
     pub key: JsonPointer,
     /// The rule new versions keep.
@@ -141,10 +228,10 @@ impl Contract {
         &self.versions[self.versions.len() - 1]
     }
 
-    /// Validates `payload` against `version`, upgrades it to the stored
-    /// version and validates the result: the whole check a write gets.
-    /// Returns the record to store and the payload as the client's version
-    /// has it (normalized), for the answer.
+    /// Validates `payload` against `version` (schema, then rules), upgrades
+    /// it to the stored version and checks the result there: the whole
+    /// check a write gets. Returns the record to store and the payload as
+    /// the client's version has it (normalized), for the answer.
     pub fn accept(
         &self,
         version: Version,
@@ -165,24 +252,21 @@ impl Contract {
             after_upgrade: false,
         })?;
         let as_sent = sent.schema.normalize(payload);
+        let violations = check_all(&sent.rules, &as_sent);
+        if !violations.is_empty() {
+            return Err(Rejection {
+                version,
+                violations,
+                after_upgrade: false,
+            });
+        }
         let stored = self.stored_version();
-        // Sent in the stored version: it was just validated against it.
+        // Sent in the stored version: it was just checked against it.
         let body = if version == stored.version {
             as_sent.clone()
         } else {
-            let body =
-                stored
-                    .schema
-                    .normalize(self.convert(as_sent.clone(), version, stored.version));
-            let violations = stored.schema.validate(&body);
-            if !violations.is_empty() {
-                return Err(Rejection {
-                    version: stored.version,
-                    violations,
-                    after_upgrade: true,
-                });
-            }
-            body
+            let body = self.convert(as_sent.clone(), version, stored.version);
+            self.checked(stored, body)?
         };
         let record = ValidatedRecord {
             key,
@@ -192,7 +276,7 @@ impl Contract {
         Ok((record, as_sent))
     }
 
-    /// A stored body, expressed in `version` and validated against it.
+    /// A stored body, expressed in `version` and checked against it.
     pub fn express(
         &self,
         body: Value,
@@ -200,38 +284,111 @@ impl Contract {
         version: Version,
     ) -> Result<Value, Rejection> {
         let target = self.version_or_reject(version)?;
-        let converted = self.convert(body, from, version);
-        let violations = target.schema.validate(&converted);
+        self.checked(target, self.convert(body, from, version))
+    }
+
+    /// A converted payload in its version's canonical form, if that
+    /// version accepts it.
+    fn checked(&self, target: &ContractVersion, converted: Value) -> Result<Value, Rejection> {
+        let body = target.schema.normalize(converted);
+        let violations = target.check(&body);
         if violations.is_empty() {
-            Ok(converted)
+            Ok(body)
         } else {
             Err(Rejection {
-                version,
+                version: target.version,
                 violations,
                 after_upgrade: true,
             })
         }
     }
 
-    /// Runs the upgrade (or derived downgrade) chain from one version to another.
+    /// Runs the chain from one version to another, one version at a time:
+    /// each version's upgrade steps on the way up, its declared (or
+    /// derived) downgrade on the way down, and, between two Avro versions,
+    /// Avro's schema resolution after the steps. The result is not yet
+    /// normalized nor checked: [`Contract::express`] does both.
     pub fn convert(&self, mut payload: Value, from: Version, to: Version) -> Value {
         if from < to {
-            for step in self.steps_between(from, to) {
-                step.upgrade(&mut payload);
+            for pair in self.hops(from, to) {
+                let (older, newer) = (&pair[0], &pair[1]);
+                newer.upgrade.iter().for_each(|s| s.upgrade(&mut payload));
+                payload = newer.schema.resolve_from(&older.schema, payload);
             }
         } else {
-            for step in self.steps_between(to, from).rev() {
-                step.downgrade(&mut payload);
+            for pair in self.hops(to, from).rev() {
+                let (older, newer) = (&pair[0], &pair[1]);
+                match &newer.downgrade {
+                    Some(steps) => steps.iter().for_each(|s| s.upgrade(&mut payload)),
+                    None => newer
+                        .upgrade
+                        .iter()
+                        .rev()
+                        .for_each(|s| s.downgrade(&mut payload)),
+                }
+                payload = older.schema.resolve_from(&newer.schema, payload);
             }
         }
         payload
     }
 
-    /// The steps taking `low` to `high`, in order.
-    fn steps_between(&self, low: Version, high: Version) -> impl DoubleEndedIterator<Item = &Step> {
-        let range = (low.number() as usize).min(self.versions.len())
-            ..(high.number() as usize).min(self.versions.len());
-        self.versions[range].iter().flat_map(|v| v.upgrade.iter())
+    /// The steps an upgrade from `from` to `to` applies, in order.
+    pub fn applied_steps(&self, from: Version, to: Version) -> Vec<AppliedStep<'_>> {
+        let mut applied = Vec::new();
+        for pair in self.hops(from, to) {
+            let (older, newer) = (&pair[0], &pair[1]);
+            let declared = newer.upgrade.iter().map(Applied::Declared);
+            let avro = [older.schema.format(), newer.schema.format()] == [SchemaFormat::Avro; 2];
+            let resolution = avro.then_some(Applied::Resolution(AvroResolution::AvroResolution));
+            applied.extend(declared.chain(resolution).map(|step| AppliedStep {
+                version: newer.version,
+                step,
+            }));
+        }
+        applied
+    }
+
+    /// Adjacent (older, newer) pairs of versions from `low` to `high`.
+    fn hops(&self, low: Version, high: Version) -> std::slice::Windows<'_, ContractVersion> {
+        let end = (high.number() as usize).min(self.versions.len());
+        let start = (low.number() as usize - 1).min(end);
+        self.versions[start..end].windows(2)
+    }
+
+    /// The versions whose derived downgrade cannot give back what the
+    /// version before requires, whatever the record holds (a `remove`
+    /// without `default` of a required field, a `map` that merges values).
+    /// A version that declares its `downgrade:` is not judged here: its
+    /// steps are checked against examples like any chain.
+    pub fn unreadable(&self) -> Vec<Unreadable> {
+        let mut found = Vec::new();
+        for pair in self.versions.windows(2) {
+            let (older, newer) = (&pair[0], &pair[1]);
+            if newer.downgrade.is_some() {
+                continue;
+            }
+            for step in &newer.upgrade {
+                if let Some(reason) = step.inversion_problem(&older.schema) {
+                    found.push(Unreadable {
+                        version: newer.version,
+                        older: older.version,
+                        reason,
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// The version clients of a retired or deprecated one should move to:
+    /// the latest active version, else the latest.
+    pub fn successor(&self) -> Version {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.status == Status::Active)
+            .unwrap_or_else(|| self.stored_version())
+            .version
     }
 
     /// The key of a payload valid under some version.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// A syntactically valid JSON pointer such as `/id` or `/address/zip`.
@@ -90,6 +90,22 @@ impl JsonPointer {
         }
     }
 
+    /// The pointer to what holds this one's target; None for a top-level
+    /// member (the document itself is never a pointer here).
+    pub fn parent(&self) -> Option<JsonPointer> {
+        let (_, parents) = self.segments.split_last()?;
+        if parents.is_empty() {
+            return None;
+        }
+        let text = parents
+            .iter()
+            .fold(String::new(), |text, segment| push_token(&text, segment));
+        Some(Self {
+            text,
+            segments: parents.to_vec(),
+        })
+    }
+
     /// The value at this pointer, mutably.
     pub fn get_mut<'v>(&self, value: &'v mut Value) -> Option<&'v mut Value> {
         value.pointer_mut(&self.text)
@@ -133,6 +149,12 @@ impl fmt::Debug for JsonPointer {
     }
 }
 
+impl Serialize for JsonPointer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
 impl<'de> Deserialize<'de> for JsonPointer {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -162,6 +184,18 @@ mod tests {
         assert_eq!(pointer.take(&mut doc), Some(json!(2)));
         assert_eq!(doc, json!({"a": 1, "b": {}}));
         assert!(!JsonPointer::parse("/a/x").unwrap().set(&mut doc, json!(0)));
+    }
+
+    #[test]
+    fn parent_stops_below_the_document() {
+        let pointer = JsonPointer::parse("/a~1b/c/d").unwrap();
+        let parent = pointer.parent().unwrap();
+        assert_eq!(
+            (parent.as_str(), parent.segments()),
+            ("/a~1b/c", &["a/b".to_owned(), "c".to_owned()][..])
+        );
+        assert_eq!(parent.parent().unwrap().as_str(), "/a~1b");
+        assert!(JsonPointer::parse("/a").unwrap().parent().is_none());
     }
 
     #[test]

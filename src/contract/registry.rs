@@ -8,13 +8,16 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::{Date, OffsetDateTime};
 
-use super::compat::Mode;
+use super::compat::{self, ChangeKind, Direction, Mode, Policy, SchemaVersion};
 use super::evolve::Step;
-use super::model::{Concurrency, Contract, ContractVersion, Status};
+use super::model::{Concurrency, Contract, ContractVersion, Layout, Status, Unreadable};
 use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
-use super::schema::{read_json, RefRoots, Schema, SchemaDocument};
+use super::rules::{Rule, RuleFile};
+use super::schema::{read_json, RefRoots, Schema, SchemaDocument, SchemaFormat};
 use super::Error;
 
 /// `contract.yaml` as written.
@@ -26,6 +29,11 @@ struct ContractFile {
     description: String,
     owner: Option<String>,
     table: Option<String>,
+    /// An existing table's columns, each with the field it holds.
+    #[serde(default)]
+    columns: BTreeMap<String, JsonPointer>,
+    /// With `columns`: the column holding the revision.
+    revision_column: Option<String>,
     key: JsonPointer,
     #[serde(default)]
     compatibility: Mode,
@@ -56,6 +64,17 @@ struct VersionFile {
         deserialize_with = "serde_yaml::with::singleton_map_recursive::deserialize"
     )]
     upgrade: Vec<Step>,
+    #[serde(
+        default,
+        deserialize_with = "serde_yaml::with::singleton_map_recursive::deserialize"
+    )]
+    downgrade: Option<Vec<Step>>,
+    #[serde(default)]
+    rules: Vec<RuleFile>,
+    /// `2026-01-15` or an RFC 3339 instant.
+    deprecated: Option<String>,
+    /// Likewise.
+    sunset: Option<String>,
 }
 
 /// What loading needs to know from outside the folder.
@@ -182,18 +201,23 @@ fn load_contract(
         }
         match load_version(dir, roots, &file.key, declared) {
             Ok(version) => versions.push(version),
-            Err(e) => errors.push(e),
+            Err(mut problems) => errors.append(&mut problems),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
 
+    let layout = match layout(&file.key, file.columns, file.revision_column) {
+        Ok(layout) => layout,
+        Err(message) => return Err(vec![problem(message)]),
+    };
     let contract = Contract {
         name: file.name,
         description: file.description,
         owner: file.owner,
         table,
+        layout,
         key: file.key,
         compatibility: file.compatibility,
         concurrency: file.concurrency,
@@ -202,6 +226,12 @@ fn load_contract(
         versions,
     };
     let mut problems = check_upgrades(&contract, &file_path);
+    problems.extend(check_layout(&contract, &file_path));
+    problems.extend(
+        unreadable_versions(&contract)
+            .into_iter()
+            .map(|u| Error::new(&file_path, unreadable_message(&u))),
+    );
     problems.extend(check_examples(&contract));
     if problems.is_empty() {
         Ok(contract)
@@ -210,74 +240,245 @@ fn load_contract(
     }
 }
 
+/// The table layout `columns:` and `revision_column:` describe.
+fn layout(
+    key: &JsonPointer,
+    columns: BTreeMap<String, JsonPointer>,
+    revision: Option<String>,
+) -> Result<Layout, String> {
+    if columns.is_empty() {
+        return match revision {
+            Some(_) => Err("`revision_column` needs `columns`: the fields' columns".to_owned()),
+            None => Ok(Layout::Document),
+        };
+    }
+    let revision = revision.ok_or("`columns` needs `revision_column`: where the revision goes")?;
+    if let Some(bad) = columns
+        .keys()
+        .chain([&revision])
+        .find(|name| !is_sql_identifier(name))
+    {
+        return Err(format!(
+            "column `{bad}` is not a plain SQL name: use letters, digits and `_`, starting with a letter"
+        ));
+    }
+    if columns.contains_key(&revision) {
+        return Err(format!(
+            "column `{revision}` holds the revision and a field"
+        ));
+    }
+    let key_column = columns
+        .iter()
+        .find(|(_, pointer)| *pointer == key)
+        .map(|(column, _)| column.clone())
+        .ok_or_else(|| format!("`columns` maps no column to the key {key}"))?;
+    Ok(Layout::Columns {
+        fields: columns
+            .into_iter()
+            .filter(|(column, _)| *column != key_column)
+            .collect(),
+        key: key_column,
+        revision,
+    })
+}
+
+/// Every mapped field must be one the stored version declares: a column
+/// for anything else could never be filled.
+fn check_layout(contract: &Contract, file: &Path) -> Vec<Error> {
+    let Layout::Columns { fields, .. } = &contract.layout else {
+        return Vec::new();
+    };
+    let stored = contract.stored_version();
+    fields
+        .iter()
+        .filter(|(_, pointer)| !stored.schema.declares(pointer))
+        .map(|(column, pointer)| {
+            Error::new(
+                file,
+                format!(
+                    "column `{column}` holds {pointer}, which {} does not declare",
+                    stored.version
+                ),
+            )
+        })
+        .collect()
+}
+
 fn load_version(
     dir: &Path,
     roots: &RefRoots,
     key: &JsonPointer,
     declared: VersionFile,
-) -> Result<ContractVersion, Error> {
+) -> Result<ContractVersion, Vec<Error>> {
     let schema_file = dir.join(&declared.schema);
     if !schema_file.is_file() {
-        return Err(Error::new(
+        return Err(vec![Error::new(
             &schema_file,
             format!("schema file of version {} not found", declared.version),
-        ));
+        )]);
     }
-    let document = SchemaDocument::read(&schema_file)?;
-    let schema = Schema::compile(&document, roots)?;
+    let document = SchemaDocument::read(&schema_file).map_err(|e| vec![e])?;
+    let schema = Schema::compile(&document, roots).map_err(|e| vec![e])?;
     if !schema.declares(key) {
-        return Err(Error::new(
+        return Err(vec![Error::new(
             &schema_file,
             format!("the contract's key {key} is not a property of this schema"),
-        ));
+        )]);
+    }
+    let version = Version::new(declared.version).map_err(|m| vec![Error::new(&schema_file, m)])?;
+    let file = dir.join("contract.yaml");
+    let mut errors = Vec::new();
+    let mut rules = Vec::new();
+    for rule in declared.rules {
+        match Rule::compile(rule) {
+            Ok(rule) if rules.iter().any(|r: &Rule| r.name == rule.name) => {
+                errors.push(format!("rule `{}` is declared twice", rule.name))
+            }
+            Ok(rule) => rules.push(rule),
+            Err(problem) => errors.push(problem),
+        }
+    }
+    let mut instant = |what: &str, text: Option<String>| {
+        let text = text?;
+        match parse_instant(&text) {
+            Ok(at) => Some(at),
+            Err(problem) => {
+                errors.push(format!("`{what}: {text}` {problem}"));
+                None
+            }
+        }
+    };
+    let deprecated_on = instant("deprecated", declared.deprecated);
+    let sunset = instant("sunset", declared.sunset);
+    if (deprecated_on.is_some() || sunset.is_some()) && declared.status == Status::Active {
+        errors.push(
+            "declares `deprecated:` or `sunset:` but its status is active; mark it `status: deprecated`"
+                .to_owned(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors
+            .into_iter()
+            .map(|problem| Error::new(&file, format!("version {}: {problem}", declared.version)))
+            .collect());
     }
     Ok(ContractVersion {
-        version: Version::new(declared.version).map_err(|m| Error::new(&schema_file, m))?,
+        version,
         status: declared.status,
+        schema_file: declared.schema,
         schema,
         upgrade: declared.upgrade,
+        downgrade: declared.downgrade,
+        rules,
+        deprecated_on,
+        sunset,
     })
 }
 
-/// Upgrade steps must name fields the versions have, and be invertible.
+/// A declared date (`2026-01-15`, midnight UTC) or instant (RFC 3339).
+fn parse_instant(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| Date::parse(text, &Iso8601::DATE).map(|d| d.midnight().assume_utc()))
+        .map_err(|_| "is neither a date (2026-01-15) nor an RFC 3339 instant".to_owned())
+}
+
+/// Upgrade and downgrade steps must name fields the versions have: a path
+/// a step reads is declared by the version it starts from (or written by
+/// an earlier step of the same version), a path it writes by the version
+/// it leads to (or read by a later step, which moves it on).
 fn check_upgrades(contract: &Contract, file: &Path) -> Vec<Error> {
-    let mut errors = Vec::new();
+    let mut problems = Vec::new();
     for pair in contract.versions().windows(2) {
         let (older, newer) = (&pair[0], &pair[1]);
-        for step in &newer.upgrade {
-            let (old_paths, new_paths): (Vec<&JsonPointer>, Vec<&JsonPointer>) = match step {
-                Step::Rename { from, to } => (vec![from], vec![to]),
-                Step::Default { path, .. } => (vec![], vec![path]),
-                Step::Remove { path } => (vec![path], vec![]),
-                Step::Cast { path, .. } | Step::Map { path, .. } => (vec![path], vec![path]),
-            };
-            for path in old_paths.iter().filter(|p| !older.schema.declares(p)) {
-                errors.push(Error::new(
-                    file,
-                    format!(
-                        "the upgrade to {} uses {path}, which {} does not declare",
-                        newer.version, older.version
-                    ),
+        let upgrade = format!("the upgrade to {}", newer.version);
+        problems.extend(check_steps(&newer.upgrade, older, newer, &upgrade));
+        if let Some(downgrade) = &newer.downgrade {
+            let label = format!("the downgrade from {}", newer.version);
+            problems.extend(check_steps(downgrade, newer, older, &label));
+        }
+    }
+    problems
+        .into_iter()
+        .map(|problem| Error::new(file, problem))
+        .collect()
+}
+
+fn check_steps(
+    steps: &[Step],
+    from: &ContractVersion,
+    to: &ContractVersion,
+    label: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let written_before = |p| steps[..index].iter().any(|s| s.writes().contains(&p));
+        let read_after = |p| steps[index + 1..].iter().any(|s| s.reads().contains(&p));
+        for path in step.reads() {
+            if !from.schema.declares(path) && !written_before(path) {
+                problems.push(format!(
+                    "{label} uses {path}, which {} does not declare",
+                    from.version
                 ));
             }
-            for path in new_paths.iter().filter(|p| !newer.schema.declares(p)) {
-                errors.push(Error::new(
-                    file,
-                    format!(
-                        "the upgrade to {} writes {path}, which {} does not declare",
-                        newer.version, newer.version
-                    ),
-                ));
-            }
-            if let Some(problem) = step.inversion_problem() {
-                errors.push(Error::new(
-                    file,
-                    format!("the upgrade to {}: {problem}", newer.version),
+        }
+        for path in step.writes() {
+            if !to.schema.declares(path) && !read_after(path) {
+                problems.push(format!(
+                    "{label} writes {path}, which {} does not declare",
+                    to.version
                 ));
             }
         }
     }
-    errors
+    problems
+}
+
+/// Every version whose records cannot be read at an older one: derived
+/// downgrades that cannot give back what the older version requires
+/// ([`Contract::unreadable`]), and, between two Avro versions that declare
+/// no steps, a field the older version requires without a default that
+/// the newer one does not have (Avro's resolution read backwards, judged
+/// by the compatibility checker).
+pub fn unreadable_versions(contract: &Contract) -> Vec<Unreadable> {
+    let mut found = contract.unreadable();
+    for pair in contract.versions().windows(2) {
+        let (older, newer) = (&pair[0], &pair[1]);
+        let avro = [older.schema.format(), newer.schema.format()] == [SchemaFormat::Avro; 2];
+        if !avro || !newer.upgrade.is_empty() || newer.downgrade.is_some() {
+            continue;
+        }
+        let read = |v: &ContractVersion| SchemaVersion::read(&contract.folder.join(&v.schema_file));
+        let changes = match (read(older), read(newer)) {
+            (Ok(old), Ok(new)) => compat::compare(&old, &new, Direction::Forward, Policy::Strict),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        let reasons: Vec<String> = match changes {
+            Ok(changes) => changes
+                .into_iter()
+                .filter(|c| c.kind == ChangeKind::FIELD_ADDED_WITHOUT_DEFAULT)
+                .map(|c| {
+                    format!(
+                        "{} ({} reads what {} writes)",
+                        c.message, older.version, newer.version
+                    )
+                })
+                .collect(),
+            Err(e) => vec![e.to_string()],
+        };
+        found.extend(reasons.into_iter().map(|reason| Unreadable {
+            version: newer.version,
+            older: older.version,
+            reason,
+        }));
+    }
+    found
+}
+
+fn unreadable_message(unreadable: &Unreadable) -> String {
+    format!(
+        "{} cannot be read at {}: {}; declare `downgrade:` steps for {} that give it back",
+        unreadable.version, unreadable.older, unreadable.reason, unreadable.version
+    )
 }
 
 /// Runs `examples/v{n}.valid.*.json` and `v{n}.invalid.*.json` through their
@@ -312,7 +513,7 @@ fn check_examples(contract: &Contract) -> Vec<Error> {
                 continue;
             }
         };
-        let violations = declared.schema.validate(&payload);
+        let violations = declared.check(&payload);
         match (valid, violations.first()) {
             (true, Some(v)) => errors.push(Error::new(
                 &path,

@@ -164,6 +164,10 @@ impl std::fmt::Display for Violation {
 /// A compiled schema of either language.
 pub struct Schema {
     raw: Value,
+    /// Where it was read from and what its `$ref`s may reach, for the
+    /// questions asked of its properties.
+    path: PathBuf,
+    roots: RefRoots,
     compiled: Compiled,
 }
 
@@ -201,6 +205,8 @@ impl Schema {
         };
         Ok(Self {
             raw: document.raw.clone(),
+            path: document.path.clone(),
+            roots: roots.clone(),
             compiled,
         })
     }
@@ -238,8 +244,9 @@ impl Schema {
     }
 
     /// The canonical form of a valid payload: for Avro, union wrappers
-    /// (`{"string": "x"}`) are unwrapped and missing fields get their
-    /// defaults; JSON Schema payloads are kept as sent.
+    /// (`{"string": "x"}`) are unwrapped, missing fields get their defaults
+    /// and logical-type values take one form each (see `avro_json`); JSON
+    /// Schema payloads are kept as sent.
     pub fn normalize(&self, payload: Value) -> Value {
         match &self.compiled {
             Compiled::Json(_) => payload,
@@ -247,12 +254,45 @@ impl Schema {
         }
     }
 
+    /// A payload of the `writer` schema's version brought to this one by
+    /// Avro's schema resolution when both are Avro; anything else as it
+    /// is (JSON Schema versions evolve by declared steps only).
+    pub fn resolve_from(&self, writer: &Schema, payload: Value) -> Value {
+        match (&self.compiled, &writer.compiled) {
+            (Compiled::Avro(reader), Compiled::Avro(writer)) => {
+                reader.resolve_from(writer, payload)
+            }
+            _ => payload,
+        }
+    }
+
     /// Whether the schema declares a property at `pointer` (used to check
     /// that a contract's key exists).
     pub fn declares(&self, pointer: &JsonPointer) -> bool {
         match &self.compiled {
-            Compiled::Json(_) => json_schema_declares(&self.raw, &self.raw, pointer.segments()),
+            Compiled::Json(_) => {
+                let segments = pointer.segments();
+                segments.is_empty()
+                    || PropertyWalk::declares(&self.roots)
+                        .holds(&self.path, &self.raw, &self.raw, segments, 0)
+            }
             Compiled::Avro(schema) => schema.declares(pointer),
+        }
+    }
+
+    /// Whether every object holding the property at `pointer` must have it
+    /// (JSON Schema `required`, an Avro field without a default): what a
+    /// downgrade has to give back.
+    pub fn requires(&self, pointer: &JsonPointer) -> bool {
+        match &self.compiled {
+            Compiled::Json(_) => PropertyWalk::requires(&self.roots).holds(
+                &self.path,
+                &self.raw,
+                &self.raw,
+                pointer.segments(),
+                0,
+            ),
+            Compiled::Avro(schema) => schema.requires(pointer),
         }
     }
 }
@@ -373,32 +413,103 @@ fn check_avro_names(raw: &Value) -> Result<(), String> {
     }
 }
 
-/// Follows `properties` (through local `$ref`s and `allOf`/`anyOf`/`oneOf`
-/// branches) to see whether the schema names the property at `segments`.
-fn json_schema_declares(root: &Value, schema: &Value, segments: &[String]) -> bool {
-    let Some((first, rest)) = segments.split_first() else {
-        return true;
-    };
-    let Value::Object(map) = schema else {
-        return false;
-    };
-    if let Some(Value::String(reference)) = map.get("$ref") {
-        if let Some(target) = reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
-            if json_schema_declares(root, target, segments) {
-                return true;
-            }
+/// What a JSON Schema says of the property a pointer names, found by
+/// following `properties` to the object schema that holds it, through
+/// `$ref`s (in the same file or another one inside the contracts folder)
+/// and combinator branches.
+struct PropertyWalk<'a> {
+    roots: &'a RefRoots,
+    /// The combinators whose branches count: any branch declares a
+    /// property, but only `allOf` makes one required of every payload.
+    branches: &'static [&'static str],
+    /// Whether a holding object schema says it of the last segment.
+    holds: fn(&serde_json::Map<String, Value>, &str) -> bool,
+}
+
+/// `$ref` chains longer than this are taken to be cycles.
+const REF_DEPTH: usize = 32;
+
+impl PropertyWalk<'_> {
+    fn declares(roots: &RefRoots) -> PropertyWalk<'_> {
+        PropertyWalk {
+            roots,
+            branches: &["allOf", "anyOf", "oneOf"],
+            holds: |holder, name| holder.get("properties").and_then(|p| p.get(name)).is_some(),
         }
     }
-    if let Some(property) = map.get("properties").and_then(|p| p.get(first)) {
-        if json_schema_declares(root, property, rest) {
-            return true;
+
+    fn requires(roots: &RefRoots) -> PropertyWalk<'_> {
+        PropertyWalk {
+            roots,
+            branches: &["allOf"],
+            holds: |holder, name| {
+                holder
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .is_some_and(|required| required.iter().any(|r| r == name))
+            },
         }
     }
-    ["allOf", "anyOf", "oneOf"]
-        .iter()
-        .filter_map(|k| map.get(*k).and_then(Value::as_array))
-        .flatten()
-        .any(|branch| json_schema_declares(root, branch, segments))
+
+    /// Whether `schema` (in `file`, whose document is `root`) holds the
+    /// property at `segments` as the walk asks.
+    fn holds(
+        &self,
+        file: &Path,
+        root: &Value,
+        schema: &Value,
+        segments: &[String],
+        depth: usize,
+    ) -> bool {
+        let Some((first, rest)) = segments.split_first() else {
+            return false;
+        };
+        let Value::Object(map) = schema else {
+            return false;
+        };
+        if depth > REF_DEPTH {
+            return false;
+        }
+        let here = if rest.is_empty() {
+            (self.holds)(map, first)
+        } else {
+            map.get("properties")
+                .and_then(|p| p.get(first))
+                .is_some_and(|property| self.holds(file, root, property, rest, depth + 1))
+        };
+        here || self.referenced(file, root, map, segments, depth)
+            || self
+                .branches
+                .iter()
+                .filter_map(|k| map.get(*k).and_then(Value::as_array))
+                .flatten()
+                .any(|branch| self.holds(file, root, branch, segments, depth + 1))
+    }
+
+    fn referenced(
+        &self,
+        file: &Path,
+        root: &Value,
+        map: &serde_json::Map<String, Value>,
+        segments: &[String],
+        depth: usize,
+    ) -> bool {
+        let Some(Value::String(reference)) = map.get("$ref") else {
+            return false;
+        };
+        let (document, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+        if document.is_empty() {
+            return root
+                .pointer(fragment)
+                .is_some_and(|target| self.holds(file, root, target, segments, depth + 1));
+        }
+        match self.roots.load(file, document) {
+            Ok((path, loaded)) => loaded
+                .pointer(fragment)
+                .is_some_and(|target| self.holds(&path, &loaded, target, segments, depth + 1)),
+            Err(_) => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -513,5 +624,45 @@ mod tests {
         assert!(schema.declares(&JsonPointer::parse("/id").unwrap()));
         assert!(schema.declares(&JsonPointer::parse("/address/zip").unwrap()));
         assert!(!schema.declares(&JsonPointer::parse("/nope").unwrap()));
+    }
+
+    #[test]
+    fn declares_and_requires_follow_refs_to_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("address.json"),
+            r#"{"required": ["street"], "properties": {"street": {}, "city": {}}}"#,
+        )
+        .unwrap();
+        let schema = compile(
+            dir.path(),
+            "s.json",
+            json!({"properties": {"address": {"$ref": "address.json"}, "me": {"$ref": "#"}}}),
+        )
+        .unwrap();
+        let pointer = |p: &str| JsonPointer::parse(p).unwrap();
+        assert!(schema.declares(&pointer("/address/city")));
+        assert!(schema.requires(&pointer("/address/street")));
+        assert!(!schema.requires(&pointer("/address/city")));
+        // A cycle of references ends.
+        assert!(!schema.declares(&pointer("/me/me/me/nope")));
+        assert!(schema.declares(&pointer("/me/me/address")));
+    }
+
+    #[test]
+    fn requires_looks_in_the_holding_objects_required() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = compile(
+            dir.path(),
+            "s.json",
+            json!({"$defs": {"addr": {"required": ["zip"], "properties": {"zip": {}, "city": {}}}},
+                   "required": ["id"],
+                   "properties": {"id": {}, "note": {}, "address": {"$ref": "#/$defs/addr"}},
+                   "allOf": [{"required": ["note"]}]}),
+        )
+        .unwrap();
+        let requires = |p: &str| schema.requires(&JsonPointer::parse(p).unwrap());
+        assert!(requires("/id") && requires("/note") && requires("/address/zip"));
+        assert!(!requires("/address") && !requires("/address/city") && !requires("/nope"));
     }
 }

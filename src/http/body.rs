@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use serde_json::Value;
 
 use super::problem::Problem;
@@ -29,15 +29,27 @@ impl FromRequest<Arc<Gateway>> for JsonObject {
     }
 }
 
+/// JSON bodies: `application/json` or any `application/*+json`
+/// (`merge-patch+json` among them).
 fn check_media_type(headers: &HeaderMap) -> Result<(), Problem> {
-    let unsupported = |found: &str| {
-        Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            format!("the body must be JSON (Content-Type: application/json or application/merge-patch+json), not {found}"),
-        )
-    };
+    check_content_type(
+        headers,
+        "JSON (Content-Type: application/json or application/merge-patch+json)",
+        |essence| {
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        },
+    )
+}
+
+/// Checks a body's declared media type (its essence, lower case) against
+/// what a route `accepts`; `expected` says it in the 415's detail.
+pub(super) fn check_content_type(
+    headers: &HeaderMap,
+    expected: &str,
+    accepts: impl Fn(&str) -> bool,
+) -> Result<(), Problem> {
+    let unsupported = |found: &str| Problem::unsupported_media_type(expected, found);
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(unsupported("a body without Content-Type"));
     };
@@ -50,22 +62,11 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), Problem> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
+    if accepts(&essence) {
         Ok(())
     } else {
         Err(unsupported(&format!("`{text}`")))
     }
-}
-
-fn too_large(limit: usize) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body-too-large",
-        "Request body too large",
-        format!("the body is larger than the limit of {limit} bytes"),
-    )
 }
 
 async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
@@ -73,7 +74,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Pro
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
         while let Some(current) = source {
             if current.is::<http_body_util::LengthLimitError>() {
-                return too_large(limit);
+                return Problem::too_large(limit);
             }
             source = current.source();
         }
@@ -194,17 +195,7 @@ fn out_of_range(value: &Value, literal: &str) -> Problem {
     let pointer = rounded
         .and_then(|target| find_number(value, target, String::new()))
         .unwrap_or_default();
-    let detail = format!(
-        "the integer {literal} at `{pointer}` does not fit in 64 bits; it would not be stored exactly, so it is refused"
-    );
-    let mut problem = Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "number-out-of-range",
-        "Number out of range",
-        detail.clone(),
-    );
-    problem.add_violation(pointer, "type", detail);
-    problem
+    Problem::number_out_of_range(literal, pointer)
 }
 
 fn find_number(value: &Value, target: f64, at: String) -> Option<String> {

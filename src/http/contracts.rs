@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::problem::Problem;
+use super::set_contract_version;
 use crate::contract::compat::Mode;
 use crate::contract::{Concurrency, Contract, SchemaFormat, Status};
 use crate::gateway::Gateway;
@@ -81,11 +82,13 @@ async fn describe(
 async fn schema(
     State(gateway): State<Arc<Gateway>>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     let (contract, version) = gateway.lookup(&name, &version)?;
     let schema = contract
         .version(version)
         .map(|v| v.schema.raw().clone())
         .unwrap_or_default();
-    Ok(Json(schema))
+    let mut response = Json(schema).into_response();
+    set_contract_version(response.headers_mut(), version);
+    Ok(response)
 }

@@ -1,19 +1,19 @@
 //! The HTTP surface: one axum router over a shared [`Gateway`].
 
+mod batch;
 mod body;
 mod changes;
 mod contracts;
 mod health;
+mod if_match;
 mod problem;
 mod records;
+mod validate;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::Router;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -38,41 +38,25 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID));
     Router::new()
         .merge(records::router())
+        .merge(batch::router())
+        .merge(validate::router())
         .merge(contracts::router())
         .merge(changes::router())
         .merge(health::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(contract_version))
         .layer(layers)
         .with_state(gateway)
 }
 
 async fn method_not_allowed(method: Method) -> Problem {
-    Problem::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
-        format!("{method} is not served at this path"),
-    )
+    Problem::method_not_allowed(&method)
 }
 
-/// Every response about a contract version carries `Contract-Version`: the
-/// version the request addressed (`/contracts/{name}/v{n}/…`).
-async fn contract_version(request: Request, next: Next) -> Response {
-    let version = request
-        .uri()
-        .path()
-        .split('/')
-        .nth(3)
-        .and_then(Version::parse_segment);
-    let mut response = next.run(request).await;
-    if let Some(version) = version {
-        response
-            .headers_mut()
-            .insert(CONTRACT_VERSION, HeaderValue::from(version.number()));
-    }
-    response
+/// `Contract-Version`: the version a request addressed, on every answer
+/// about a version that resolved.
+fn set_contract_version(headers: &mut HeaderMap, version: Version) {
+    headers.insert(CONTRACT_VERSION, HeaderValue::from(version.number()));
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains requests in

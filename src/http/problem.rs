@@ -1,7 +1,7 @@
 //! `application/problem+json` (RFC 9457): the one place that knows status
 //! codes and problem `type` URIs.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -30,18 +30,16 @@ struct Details {
     version: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     violations: Vec<Violation>,
+    /// For a retired version: the version to move to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    successor_version: Option<u32>,
     #[serde(skip)]
     retry_after: Option<u64>,
 }
 
 impl Problem {
     /// A problem of a kind (the last segment of its `type`).
-    pub fn new(
-        status: StatusCode,
-        kind: &str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    fn new(status: StatusCode, kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
         Problem(Box::new(Details {
             kind: format!("{TYPE_BASE}{kind}"),
             title,
@@ -50,6 +48,7 @@ impl Problem {
             contract: None,
             version: None,
             violations: Vec::new(),
+            successor_version: None,
             retry_after: None,
         }))
     }
@@ -64,9 +63,69 @@ impl Problem {
         )
     }
 
+    /// 400: `If-Match` is not a valid field value.
+    pub fn invalid_precondition(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-precondition",
+            "Invalid If-Match",
+            detail,
+        )
+    }
+
     /// 404 for a path nothing serves.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 405: the path is served, but not for this method.
+    pub fn method_not_allowed(method: &Method) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not served at this path"),
+        )
+    }
+
+    /// 413: the body is over `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Request body too large",
+            format!("the body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 415: the body is not declared as what the route takes (`expected`);
+    /// `found` says what it was.
+    pub fn unsupported_media_type(expected: &str, found: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("the body must be {expected}, not {found}"),
+        )
+    }
+
+    /// 422: an integer `literal` at `pointer` does not fit in 64 bits.
+    pub fn number_out_of_range(literal: &str, pointer: String) -> Self {
+        let detail = format!(
+            "the integer {literal} at `{pointer}` does not fit in 64 bits; it would not be stored exactly, so it is refused"
+        );
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "number-out-of-range",
+            "Number out of range",
+            detail.clone(),
+        )
+        .violations(vec![Violation {
+            pointer,
+            keyword: "type".to_owned(),
+            schema_location: String::new(),
+            message: detail,
+        }])
     }
 
     /// 400: a query parameter of `/changes` is not usable.
@@ -125,16 +184,6 @@ impl Problem {
         self.0.violations = violations;
         self
     }
-
-    /// Lists one more violation.
-    pub fn add_violation(&mut self, pointer: String, keyword: &str, message: String) {
-        self.0.violations.push(Violation {
-            pointer,
-            keyword: keyword.to_owned(),
-            schema_location: String::new(),
-            message,
-        });
-    }
 }
 
 impl From<write::Error> for Problem {
@@ -155,14 +204,22 @@ impl From<write::Error> for Problem {
                 detail,
             )
             .contract(contract),
-            E::Retired { contract, version } => Self::new(
-                StatusCode::GONE,
-                "retired-version",
-                "Contract version retired",
-                format!("{detail}; use a newer version"),
-            )
-            .contract(contract)
-            .version(version),
+            E::Retired {
+                contract,
+                version,
+                successor,
+            } => {
+                let mut problem = Self::new(
+                    StatusCode::GONE,
+                    "retired-version",
+                    "Contract version retired",
+                    format!("{detail} (/contracts/{contract}/{successor}/…)"),
+                )
+                .contract(contract)
+                .version(version);
+                problem.0.successor_version = Some(successor.number());
+                problem
+            }
             E::Rejected {
                 contract,
                 rejection,
@@ -192,12 +249,16 @@ impl From<write::Error> for Problem {
                 "If-Match required",
                 detail,
             ),
-            E::Inexpressible { rejection } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "inexpressible-record",
-                "Stored record cannot be expressed in this version",
+            E::NotRepresentable {
+                contract,
+                rejection,
+            } => Self::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not-representable",
+                "Record not representable in this version",
                 detail,
             )
+            .contract(contract)
             .version(rejection.version)
             .violations(rejection.violations),
             E::Owner(owner) => Self::from(owner),

@@ -2,9 +2,11 @@
 //! Each handler resolves its target, hands the parsed body to the write
 //! path and shapes the answer; all checking happens below.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,7 +15,9 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use super::body::JsonObject;
+use super::if_match;
 use super::problem::Problem;
+use super::set_contract_version;
 use crate::contract::RecordKey;
 use crate::events::EventType;
 use crate::gateway::{Gateway, Target};
@@ -40,37 +44,43 @@ pub fn router() -> Router<Arc<Gateway>> {
 async fn create(
     State(gateway): State<Arc<Gateway>>,
     Path((name, version)): Path<(String, String)>,
-    JsonObject(body): JsonObject,
+    request: Request,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
-    let outcome = gateway.create(&target, body).await?;
-    Ok(written(&target, outcome))
+    Ok(answer(&target, async {
+        let JsonObject(body) = JsonObject::from_request(request, &gateway).await?;
+        let outcome = gateway.create(&target, body).await?;
+        Ok(written(&target, outcome))
+    })
+    .await)
 }
 
 async fn replace(
     State(gateway): State<Arc<Gateway>>,
     Path((name, version, key)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    JsonObject(body): JsonObject,
+    request: Request,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
-    let outcome = gateway
-        .replace(&target, record_key(&key)?, body, if_match(&headers))
-        .await?;
-    Ok(written(&target, outcome))
+    Ok(answer(&target, async {
+        let (key, if_match, body) = update(&gateway, &key, request).await?;
+        let outcome = gateway.replace(&target, key, body, if_match).await?;
+        Ok(written(&target, outcome))
+    })
+    .await)
 }
 
 async fn patch(
     State(gateway): State<Arc<Gateway>>,
     Path((name, version, key)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    JsonObject(body): JsonObject,
+    request: Request,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
-    let outcome = gateway
-        .patch(&target, record_key(&key)?, body, if_match(&headers))
-        .await?;
-    Ok(written(&target, outcome))
+    Ok(answer(&target, async {
+        let (key, if_match, body) = update(&gateway, &key, request).await?;
+        let outcome = gateway.patch(&target, key, body, if_match).await?;
+        Ok(written(&target, outcome))
+    })
+    .await)
 }
 
 async fn delete(
@@ -79,13 +89,13 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
-    gateway
-        .delete(&target, record_key(&key)?, if_match(&headers))
-        .await?;
-    Ok(with_version_headers(
-        &target,
-        StatusCode::NO_CONTENT.into_response(),
-    ))
+    Ok(answer(&target, async {
+        let key = record_key(&key)?;
+        let if_match = if_match::precondition(&headers)?;
+        gateway.delete(&target, key, if_match).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await)
 }
 
 async fn read(
@@ -93,31 +103,78 @@ async fn read(
     Path((name, version, key)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
     let target = gateway.resolve(&name, &version)?;
-    let record = gateway.read(&target, &record_key(&key)?).await?;
-    let mut response = Json(record.body).into_response();
+    Ok(answer(&target, async {
+        let record = gateway.read(&target, &record_key(&key)?).await?;
+        let mut response = Json(record.body).into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag(record.revision));
+        Ok(response)
+    })
+    .await)
+}
+
+/// Runs the work of a request whose target resolved. Its answer, success
+/// or problem (422, 412, 404 unknown record…), carries the version headers;
+/// the body is read only once the target is known, so a bad body on a
+/// known version gets them too. A target that does not resolve is answered
+/// before this, without them.
+pub(super) async fn answer(
+    target: &Target,
+    work: impl Future<Output = Result<Response, Problem>>,
+) -> Response {
+    let mut response = work.await.unwrap_or_else(IntoResponse::into_response);
+    let headers = response.headers_mut();
+    set_contract_version(headers, target.version);
+    if target.deprecated {
+        deprecation_headers(headers, target);
+    }
     response
-        .headers_mut()
-        .insert(header::ETAG, etag(record.revision));
-    Ok(with_version_headers(&target, response))
+}
+
+/// `Deprecation` (RFC 9745: `@` and the declared date in epoch seconds;
+/// `true`, the drafts' form, when the contract declares no date),
+/// `Sunset` (RFC 8594, an HTTP-date) when declared, and a `Link` to the
+/// version to move to.
+fn deprecation_headers(headers: &mut HeaderMap, target: &Target) {
+    let version = target.contract.version(target.version);
+    let deprecation = match version.and_then(|v| v.deprecated_on) {
+        Some(at) => HeaderValue::from_str(&format!("@{}", at.unix_timestamp())).ok(),
+        None => Some(HeaderValue::from_static("true")),
+    };
+    if let Some(value) = deprecation {
+        headers.insert("deprecation", value);
+    }
+    if let Some(at) = version.and_then(|v| v.sunset) {
+        let date = httpdate::fmt_http_date(SystemTime::from(at));
+        if let Ok(value) = HeaderValue::from_str(&date) {
+            headers.insert("sunset", value);
+        }
+    }
+    let link = format!(
+        "</contracts/{}/{}/records>; rel=\"successor-version\"",
+        target.contract.name,
+        target.contract.successor()
+    );
+    if let Ok(value) = HeaderValue::from_str(&link) {
+        headers.insert(header::LINK, value);
+    }
+}
+
+/// What an update (PUT, PATCH) brings: the key, its `If-Match`, its body.
+async fn update(
+    gateway: &Arc<Gateway>,
+    key: &str,
+    request: Request,
+) -> Result<(RecordKey, Option<Precondition>, Value), Problem> {
+    let key = record_key(key)?;
+    let if_match = if_match::precondition(request.headers())?;
+    let JsonObject(body) = JsonObject::from_request(request, gateway).await?;
+    Ok((key, if_match, body))
 }
 
 fn record_key(text: &str) -> Result<RecordKey, Problem> {
     RecordKey::parse(text).map_err(Problem::not_found)
-}
-
-/// `If-Match: "3"` (or `3`, or `*`). A value that names no revision can
-/// never match, so it becomes a precondition no record meets.
-fn if_match(headers: &HeaderMap) -> Option<Precondition> {
-    let value = headers
-        .get(header::IF_MATCH)?
-        .to_str()
-        .unwrap_or_default()
-        .trim();
-    if value == "*" {
-        return Some(Precondition::Exists);
-    }
-    let revision = value.trim_matches('"').parse::<u64>().unwrap_or(0);
-    Some(Precondition::Revision(revision))
 }
 
 /// The revision as a strong entity tag: `"3"`.
@@ -144,23 +201,6 @@ fn written(target: &Target, outcome: Outcome) -> Response {
         );
         if let Ok(value) = HeaderValue::from_str(&location) {
             headers.insert(header::LOCATION, value);
-        }
-    }
-    with_version_headers(target, response)
-}
-
-/// `Deprecation` and the successor link on deprecated versions.
-fn with_version_headers(target: &Target, mut response: Response) -> Response {
-    if target.deprecated {
-        let headers = response.headers_mut();
-        headers.insert("deprecation", HeaderValue::from_static("true"));
-        let latest = target.contract.stored_version().version;
-        let link = format!(
-            "</contracts/{}/{latest}/records>; rel=\"successor-version\"",
-            target.contract.name
-        );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            headers.insert(header::LINK, value);
         }
     }
     response

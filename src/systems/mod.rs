@@ -69,7 +69,7 @@ impl Error {
 }
 
 /// What a write requires of the record's current state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     /// Nothing.
     None,
@@ -77,8 +77,35 @@ pub enum Precondition {
     Absent,
     /// That the record exists.
     Exists,
-    /// That the record exists at this revision (`If-Match`).
+    /// That the record exists at this revision.
     Revision(u64),
+    /// That the record exists at one of these revisions (`If-Match`: a
+    /// list matches when any entry does; an empty one matches nothing).
+    Revisions(Vec<u64>),
+}
+
+impl Precondition {
+    /// Checks the precondition against the current revision (None: absent).
+    pub fn check(&self, current: Option<u64>) -> Result<(), Error> {
+        match (self, current) {
+            (Precondition::Absent, Some(_)) => Err(Error::Exists),
+            (
+                Precondition::Exists | Precondition::Revision(_) | Precondition::Revisions(_),
+                None,
+            ) => Err(Error::NotFound),
+            (Precondition::Revision(expected), Some(current)) if *expected != current => {
+                Err(Error::RevisionMismatch {
+                    current: Some(current),
+                })
+            }
+            (Precondition::Revisions(allowed), Some(current)) if !allowed.contains(&current) => {
+                Err(Error::RevisionMismatch {
+                    current: Some(current),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a write does to the record.
@@ -120,20 +147,13 @@ impl Write {
         }
     }
 
-    /// Checks the precondition against the current revision (None: absent).
+    /// Checks the precondition against the current revision (None: absent);
+    /// a deletion also needs a record to delete.
     pub fn check(&self, current: Option<u64>) -> Result<(), Error> {
-        match (self.precondition, current) {
-            (Precondition::Absent, Some(_)) => Err(Error::Exists),
-            (Precondition::Exists | Precondition::Revision(_), None) => Err(Error::NotFound),
-            (Precondition::Revision(expected), Some(current)) if expected != current => {
-                Err(Error::RevisionMismatch {
-                    current: Some(current),
-                })
-            }
-            _ => match (&self.mutation, current) {
-                (Mutation::Delete, None) => Err(Error::NotFound),
-                _ => Ok(()),
-            },
+        self.precondition.check(current)?;
+        match (&self.mutation, current) {
+            (Mutation::Delete, None) => Err(Error::NotFound),
+            _ => Ok(()),
         }
     }
 }
@@ -178,11 +198,19 @@ pub struct Capabilities {
 pub trait Owner: Send + Sync {
     /// What this owner can do.
     fn capabilities(&self) -> Capabilities;
-    /// Maps a contract to this owner's storage (a table for SQL owners),
-    /// creating it when missing. Called for every contract before any write.
-    async fn prepare(&self, contract: &Contract) -> Result<(), Error>;
+    /// Maps contracts to this owner's storage (a table each for SQL
+    /// owners), creating what is missing. Called for every contract before
+    /// any write, with all of an owner's contracts at once.
+    async fn prepare(&self, contracts: &[Arc<Contract>]) -> Result<(), Error>;
     /// Applies one write (and its journal entries, see [`Capabilities`]).
     async fn commit(&self, write: Write) -> Result<Committed, Error>;
+    /// Applies writes all or nothing (a chunk of a bulk request): each
+    /// write's domain outcome (refused alone, the others committed), or the
+    /// failure that left every one of them unwritten.
+    async fn commit_together(
+        &self,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Result<Committed, Error>>, Error>;
     /// The current record under a key.
     async fn read(
         &self,

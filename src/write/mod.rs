@@ -3,14 +3,21 @@
 //! a [`Target`] on the [`Gateway`], call these functions and turn [`Error`]
 //! into a problem response.
 
+mod batch;
+mod dry_run;
+
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::contract::{RecordKey, Rejection, Version};
+pub use dry_run::{dry_run, DryRun};
+
+use crate::contract::{Contract, RecordKey, Rejection, ValidatedRecord, Version};
 use crate::events::{ChangeEvent, EventType};
 use crate::gateway::{Gateway, Target};
 use crate::systems::{self, Committed, Mutation, Precondition, Write};
+
+pub use batch::LineOutcome;
 
 /// A write path failure, by cause.
 #[derive(Debug, thiserror::Error)]
@@ -27,12 +34,14 @@ pub enum Error {
         version: String,
     },
     /// The version is retired.
-    #[error("{contract} {version} is retired")]
+    #[error("{contract} {version} is retired; move to {successor}")]
     Retired {
         /// The contract.
         contract: String,
         /// The retired version.
         version: Version,
+        /// The version to move to: the latest active one.
+        successor: Version,
     },
     /// The payload breaks the contract.
     #[error("the payload breaks {contract} {}", rejection.version)]
@@ -53,10 +62,13 @@ pub enum Error {
     /// The contract requires `If-Match` on updates.
     #[error("contract `{0}` requires If-Match on updates and deletes")]
     PreconditionRequired(String),
-    /// The stored record cannot be expressed in the version asked for.
-    #[error("the stored record cannot be expressed in {}", rejection.version)]
-    Inexpressible {
-        /// Why.
+    /// The stored record cannot be expressed in the version asked for: its
+    /// downgrade breaks that version's schema or rules.
+    #[error("the stored record cannot be represented in {contract} {}", rejection.version)]
+    NotRepresentable {
+        /// The contract.
+        contract: String,
+        /// What the downgraded record breaks.
         rejection: Rejection,
     },
     /// The owner refused or failed.
@@ -84,6 +96,20 @@ pub struct Read {
     pub revision: u64,
     /// Its body.
     pub body: Value,
+}
+
+/// The whole check a write gets, its refusal as a write path error.
+fn accept(
+    contract: &Contract,
+    version: Version,
+    body: Value,
+) -> Result<(ValidatedRecord, Value), Error> {
+    contract
+        .accept(version, body)
+        .map_err(|rejection| Error::Rejected {
+            contract: contract.name.to_string(),
+            rejection,
+        })
 }
 
 /// How often a patch is retried when another write slips in between its
@@ -127,14 +153,7 @@ impl Gateway {
         loop {
             attempt += 1;
             let current = self.read(target, &key).await?;
-            if let Precondition::Revision(expected) = precondition {
-                if expected != current.revision {
-                    return Err(systems::Error::RevisionMismatch {
-                        current: Some(current.revision),
-                    }
-                    .into());
-                }
-            }
+            precondition.check(Some(current.revision))?;
             let mut merged = current.body;
             json_patch::merge(&mut merged, &patch);
             let result = self
@@ -193,7 +212,10 @@ impl Gateway {
         let body = target
             .contract
             .express(stored.body, stored.version, target.version)
-            .map_err(|rejection| Error::Inexpressible { rejection })?;
+            .map_err(|rejection| Error::NotRepresentable {
+                contract: target.contract.name.to_string(),
+                rejection,
+            })?;
         Ok(Read {
             revision: stored.revision,
             body,
@@ -208,29 +230,8 @@ impl Gateway {
         precondition: Precondition,
         patch: bool,
     ) -> Result<Outcome, Error> {
-        let contract = &target.contract;
-        let reject = |rejection| Error::Rejected {
-            contract: contract.name.to_string(),
-            rejection,
-        };
-        let (record, sent) = contract.accept(target.version, body).map_err(reject)?;
-        if let Some(path_key) = path_key {
-            if &path_key != record.key() {
-                return Err(Error::KeyMismatch {
-                    path: path_key,
-                    body: record.key().clone(),
-                });
-            }
-        }
-        let key = record.key().clone();
-        let write = Write {
-            contract: contract.name.clone(),
-            key: key.clone(),
-            event_data: Some(contract.redact(record.body().clone())),
-            mutation: Mutation::Put(record),
-            precondition,
-            patch,
-        };
+        let (write, sent) = prepare_put(target, path_key, body, precondition, patch)?;
+        let key = write.key.clone();
         let committed = self.commit(target, write).await?;
         Ok(Outcome {
             key,
@@ -242,29 +243,40 @@ impl Gateway {
 
     /// Commits a write and journals its change event: in the owner's own
     /// transaction when the owner can, else in the system's journal once
-    /// the owner committed. The one place that branches on how an owner
-    /// journals.
+    /// the owner committed. The one place, with [`Gateway::commit_together`],
+    /// that branches on how an owner journals.
     async fn commit(&self, target: &Target, write: Write) -> Result<Committed, Error> {
         let system = &target.system;
         if system.owner.capabilities().journal_in_transaction {
             return Ok(self.timed(system.owner.commit(write)).await?);
         }
-        let (contract, key, data) = (
-            write.contract.clone(),
-            write.key.clone(),
-            write.event_data.clone(),
-        );
+        let event = EventSource::of(&write);
         let committed = self.timed(system.owner.commit(write)).await?;
-        let event = ChangeEvent::new(
-            &contract,
-            committed.version,
-            &key,
-            committed.event_type,
-            committed.revision,
-            data,
-        );
-        self.timed(system.journal.record(&event)).await?;
+        self.timed(system.journal.record(&event.event(&committed)))
+            .await?;
         Ok(committed)
+    }
+
+    /// Commits writes all or nothing (see `Owner::commit_together`), with
+    /// their change events.
+    async fn commit_together(
+        &self,
+        target: &Target,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Result<Committed, systems::Error>>, systems::Error> {
+        let system = &target.system;
+        if system.owner.capabilities().journal_in_transaction {
+            return self.timed(system.owner.commit_together(writes)).await;
+        }
+        let events: Vec<EventSource> = writes.iter().map(EventSource::of).collect();
+        let outcomes = self.timed(system.owner.commit_together(writes)).await?;
+        for (event, outcome) in events.iter().zip(&outcomes) {
+            if let Ok(committed) = outcome {
+                self.timed(system.journal.record(&event.event(committed)))
+                    .await?;
+            }
+        }
+        Ok(outcomes)
     }
 
     /// Updates honour If-Match; contracts with `concurrency: required`
@@ -293,5 +305,64 @@ impl Gateway {
         tokio::time::timeout(limit, call)
             .await
             .map_err(|_| systems::Error::Timeout(limit))?
+    }
+}
+
+/// A put's write and the payload as the client's version has it: the
+/// checks every create, replace and patch runs before anything is written.
+fn prepare_put(
+    target: &Target,
+    path_key: Option<RecordKey>,
+    body: Value,
+    precondition: Precondition,
+    patch: bool,
+) -> Result<(Write, Value), Error> {
+    let contract = &target.contract;
+    let (record, sent) = accept(contract, target.version, body)?;
+    if let Some(path_key) = path_key {
+        if &path_key != record.key() {
+            return Err(Error::KeyMismatch {
+                path: path_key,
+                body: record.key().clone(),
+            });
+        }
+    }
+    let write = Write {
+        contract: contract.name.clone(),
+        key: record.key().clone(),
+        event_data: Some(contract.redact(record.body().clone())),
+        mutation: Mutation::Put(record),
+        precondition,
+        patch,
+    };
+    Ok((write, sent))
+}
+
+/// What a change event needs from its write, kept for owners that journal
+/// after they committed.
+struct EventSource {
+    contract: crate::contract::ContractName,
+    key: RecordKey,
+    data: Option<Value>,
+}
+
+impl EventSource {
+    fn of(write: &Write) -> Self {
+        Self {
+            contract: write.contract.clone(),
+            key: write.key.clone(),
+            data: write.event_data.clone(),
+        }
+    }
+
+    fn event(&self, committed: &Committed) -> ChangeEvent {
+        ChangeEvent::new(
+            &self.contract,
+            committed.version,
+            &self.key,
+            committed.event_type,
+            committed.revision,
+            self.data.clone(),
+        )
     }
 }

@@ -16,7 +16,7 @@ use contractgate::events::Background;
 use contractgate::gateway::Gateway;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 /// Runs async test functions `fn(Backend)` once per owner kind, each in a
 /// module named after it (`postgres::a_test`). A backend whose server is not
@@ -192,7 +192,7 @@ impl Storage {
     }
 
     /// A table of this storage, qualified and quoted.
-    fn table(&self, table: &str) -> String {
+    pub fn table(&self, table: &str) -> String {
         match self {
             Storage::Sqlite(_) => format!(r#""{table}""#),
             Storage::Postgres { schema, .. } => format!(r#""{schema}"."{table}""#),
@@ -222,7 +222,36 @@ impl Storage {
             .collect()
     }
 
-    async fn rows(&self, sql: &str, key: Option<&str>) -> Vec<sqlx::any::AnyRow> {
+    /// Runs SQL in this storage as its administrator would (creating the
+    /// schema or file first), e.g. to create a table a team already has.
+    pub async fn execute(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let url = match self {
+            Storage::Sqlite(_) => format!("sqlite://{}?mode=rwc", self.sqlite_file().display()),
+            _ => self.url(),
+        };
+        let mut connection = sqlx::AnyConnection::connect(&url)
+            .await
+            .expect("the storage opens");
+        if let Storage::Postgres { schema, .. } = self {
+            for statement in [
+                format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+                format!("SET search_path TO {schema}"),
+            ] {
+                sqlx::query(&statement)
+                    .execute(&mut connection)
+                    .await
+                    .expect("the schema");
+            }
+        }
+        sqlx::query(sql)
+            .execute(&mut connection)
+            .await
+            .expect("the SQL runs");
+    }
+
+    /// Rows of a query on this storage (`key` bound as its one parameter).
+    pub async fn rows(&self, sql: &str, key: Option<&str>) -> Vec<sqlx::any::AnyRow> {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&self.url())
             .await
@@ -269,7 +298,6 @@ impl Drop for Storage {
 
 /// Runs administrative statements on one connection to a test server.
 async fn admin(server: &str, statements: &[String]) {
-    use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut connection = sqlx::AnyConnection::connect(server)
         .await
@@ -329,6 +357,15 @@ impl Probe<'_> {
         })
     }
 
+    /// One attribute (`type`, `subject`…) of every change event, in order.
+    pub async fn event_attribute(&self, name: &str) -> Vec<Value> {
+        self.events()
+            .await
+            .iter()
+            .map(|e| e[name].clone())
+            .collect()
+    }
+
     /// Every change event in the owner's journal, in the order written.
     pub async fn events(&self) -> Vec<Value> {
         self.storage.events().await
@@ -385,17 +422,10 @@ impl TestGateway {
         Self::serve(storage.config(contracts, limits), storage).await
     }
 
-    /// Serves `contracts` on fresh storage of a backend, with the config
-    /// changed by `configure` (events to a broker, another retention).
-    pub async fn configured(
-        backend: Backend,
-        contracts: &Path,
-        configure: impl FnOnce(&mut Config),
-    ) -> TestGateway {
-        let storage = Arc::new(Storage::create(backend).await);
-        let mut config = storage.config(contracts, Limits::default());
-        configure(&mut config);
-        Self::serve(config, storage).await
+    /// Serves a config of the test's own; `storage` is where the probe
+    /// looks.
+    pub async fn with_config(config: Config, storage: Storage) -> TestGateway {
+        Self::serve(config, Arc::new(storage)).await
     }
 
     /// Stops this gateway and starts another on the same storage with other
@@ -702,4 +732,143 @@ pub fn example(contract: &str, file: &str) -> Value {
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A PostgreSQL server of the test's own, started the way an operator
+/// starts one (initdb, pg_ctl) in a temporary folder on a free port, so a
+/// test may stop and start it without touching the shared server.
+pub struct PrivatePostgres {
+    folder: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    /// Initializes and starts one; None (having said why) when PostgreSQL's
+    /// programs are not installed, a failure when CI requires them.
+    pub async fn start() -> Option<PrivatePostgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| versions.flatten().map(|v| v.path().join("bin")).max())
+            .filter(|bin| bin.join("initdb").is_file());
+        let Some(bin) = bin else {
+            if std::env::var_os("CONTRACTGATE_REQUIRE_SERVICES").is_some() {
+                panic!("PostgreSQL's programs (initdb, pg_ctl) are required but not installed");
+            }
+            eprintln!("SKIPPED: PostgreSQL's programs are not installed under /usr/lib/postgresql");
+            return None;
+        };
+        let folder = tempfile::tempdir().expect("a folder");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let server = PrivatePostgres { folder, bin, port };
+        server.chown();
+        server.run(
+            "initdb",
+            &["-D", &server.data(), "-A", "trust", "-U", "postgres"],
+        );
+        server.start_again();
+        Some(server)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops it (fast shutdown: open connections are cut).
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts it (again), on the same data and port.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.folder.path().display()
+        );
+        let log = self.folder.path().join("log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    fn data(&self) -> String {
+        self.folder
+            .path()
+            .join("data")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// PostgreSQL refuses to run as root: as root, its folder goes to the
+    /// `postgres` user and its programs run as that user.
+    fn as_root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| out.stdout.starts_with(b"0\n"))
+    }
+
+    fn chown(&self) {
+        if Self::as_root() {
+            let status = std::process::Command::new("chown")
+                .args(["postgres"])
+                .arg(self.folder.path())
+                .status()
+                .expect("chown runs");
+            assert!(
+                status.success(),
+                "chown postgres {}",
+                self.folder.path().display()
+            );
+        }
+    }
+
+    fn command(&self, program: &str) -> std::process::Command {
+        let program = self.bin.join(program);
+        if Self::as_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&program);
+            command
+        } else {
+            std::process::Command::new(&program)
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
+            .args(args)
+            .output()
+            .expect("the program runs");
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        // Stopped already is fine: nothing to report from a drop.
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &self.data(), "-m", "immediate", "-w", "stop"])
+            .output();
+    }
 }

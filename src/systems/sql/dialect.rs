@@ -32,6 +32,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// The DDL of a contract's record table in the default layout; `table`
     /// is quoted already.
     fn create_records_table(&self, table: &str) -> String;
+    /// Whether a unique violation is on the key's column (else another
+    /// unique column of the table refused the write).
+    fn is_key_conflict(&self, error: &dyn DatabaseError, key_column: &str) -> bool;
     /// Whether an engine error is passing (busy, locked, deadlock, I/O).
     fn is_temporary(&self, error: &dyn DatabaseError) -> bool;
     /// Whether an engine error is the table's own rules refusing the write,

@@ -409,8 +409,9 @@ mod tests {
         let customer = registry.get("customer").expect("customer");
         let first = open_sqlite(file).await.expect("first instance");
         let second = open_sqlite(file).await.expect("second instance");
-        first.prepare(customer).await.expect("prepared");
-        second.prepare(customer).await.expect("prepared");
+        let contracts = std::slice::from_ref(customer);
+        first.prepare(contracts).await.expect("prepared");
+        second.prepare(contracts).await.expect("prepared");
         (first, second, registry)
     }
 

@@ -4,9 +4,12 @@
 //!
 //! # Group commit
 //!
-//! One writer task per owner takes the writes queued while the previous
-//! transaction was committing and commits them together: one transaction,
-//! one fsync for all. Each write runs in its own savepoint, so a write
+//! A writer task takes the writes queued while its previous transaction
+//! was committing and commits them together: one transaction, one fsync for
+//! all. SQLite has one writer task (it has one writer anyway); a server
+//! owner has several, each with a connection of its own, and a write goes to
+//! the task its contract and key hash to, so writes to one record keep
+//! their order and two tasks never wait on each other's rows. Each write runs in its own savepoint, so a write
 //! refused on its own merits (not found, exists, stale revision, a
 //! constraint) is rolled back alone and the batch goes on. Any other
 //! failure (busy, I/O, a failed rollback) aborts the whole batch: every
@@ -21,6 +24,7 @@ mod procedure;
 mod sqlite;
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -30,7 +34,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Capabilities, Committed, Error, Owner, StoredRecord, Write};
-use crate::contract::{Contract, ContractName, RecordKey};
+use crate::contract::{Contract, ContractName, Layout, RecordKey};
 use dialect::Dialect;
 use journal::JournalStatements;
 use procedure::RecordStatements;
@@ -44,7 +48,8 @@ pub struct SqlOwner {
     procedure: Arc<Procedure>,
     writer: AnyPool,
     readers: AnyPool,
-    queue: mpsc::Sender<Pending>,
+    /// One queue per writer task.
+    queues: Vec<mpsc::Sender<Pending>>,
     /// Names this owner when it holds the relay lease (several gateway
     /// instances may share one database).
     instance: String,
@@ -66,26 +71,47 @@ struct Pending {
 
 type Reply = oneshot::Sender<Result<Committed, Error>>;
 
+/// How long a request waits for a pooled connection to a server owner: a
+/// server that does not answer is reported unavailable (503) this soon
+/// rather than when the request's own time runs out.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Writer tasks of a server owner with `connections` pooled connections:
+/// half of them, so reads always find one free, and at most 8.
+fn writers(connections: u32) -> usize {
+    (connections as usize / 2).clamp(1, 8)
+}
+
 /// Writes committed together at most; bounds a transaction's size and the
 /// latency the first write in it waits for the last.
 const BATCH_LIMIT: usize = 128;
 
 impl SqlOwner {
-    /// An owner over connected pools (already migrated); starts its writer
-    /// task.
-    fn new(dialect: &'static dyn Dialect, writer: AnyPool, readers: AnyPool) -> Self {
+    /// An owner over connected pools (already migrated); starts its
+    /// writer tasks.
+    fn new(
+        dialect: &'static dyn Dialect,
+        writer: AnyPool,
+        readers: AnyPool,
+        writers: usize,
+    ) -> Self {
         let procedure = Arc::new(Procedure {
             dialect,
             journal: JournalStatements::new(dialect),
             tables: ArcSwap::default(),
         });
-        let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
-        tokio::spawn(write_batches(procedure.clone(), writer.clone(), pending));
+        let queues = (0..writers.max(1))
+            .map(|_| {
+                let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
+                tokio::spawn(write_batches(procedure.clone(), writer.clone(), pending));
+                queue
+            })
+            .collect();
         Self {
             procedure,
             writer,
             readers,
-            queue,
+            queues,
             instance: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -103,17 +129,36 @@ impl Owner for SqlOwner {
         }
     }
 
-    async fn prepare(&self, contract: &Contract) -> Result<(), Error> {
+    async fn prepare(&self, contracts: &[Arc<Contract>]) -> Result<(), Error> {
         let dialect = self.procedure.dialect;
-        let table = dialect.quote(&contract.table);
-        sqlx::query(&dialect.create_records_table(&table))
-            .execute(&self.writer)
-            .await
-            .map_err(|e| self.classify(e))?;
-        let statements = Arc::new(RecordStatements::new(dialect, &table));
+        let classify = |e| self.classify(e);
+        // The document tables missing, created in one transaction.
+        let mut transaction = self.writer.begin().await.map_err(classify)?;
+        for contract in contracts.iter().filter(|c| c.layout == Layout::Document) {
+            let table = dialect.quote(&contract.table);
+            sqlx::query(&dialect.create_records_table(&table))
+                .execute(&mut *transaction)
+                .await
+                .map_err(classify)?;
+        }
+        transaction.commit().await.map_err(classify)?;
+        let mut prepared = Vec::with_capacity(contracts.len());
+        for contract in contracts {
+            let mut statements = RecordStatements::new(dialect, contract);
+            statements
+                .describe(dialect, &self.readers)
+                .await
+                .map_err(|error| match error {
+                    Error::Fault(why) => {
+                        Error::Fault(format!("contract `{}`: {why}", contract.name))
+                    }
+                    other => other,
+                })?;
+            prepared.push((contract.name.clone(), Arc::new(statements)));
+        }
         self.procedure.tables.rcu(|tables| {
             let mut tables = HashMap::clone(tables);
-            tables.insert(contract.name.clone(), statements.clone());
+            tables.extend(prepared.iter().cloned());
             tables
         });
         Ok(())
@@ -122,11 +167,26 @@ impl Owner for SqlOwner {
     async fn commit(&self, write: Write) -> Result<Committed, Error> {
         let (reply, outcome) = oneshot::channel();
         let stopped = || Error::Unavailable("the owner's writer has stopped".to_owned());
-        self.queue
+        let mut hasher = std::hash::DefaultHasher::new();
+        (&write.contract, &write.key).hash(&mut hasher);
+        let queue = &self.queues[hasher.finish() as usize % self.queues.len()];
+        queue
             .send(Pending { write, reply })
             .await
             .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
+    }
+
+    async fn commit_together(
+        &self,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Result<Committed, Error>>, Error> {
+        let transaction = self
+            .writer
+            .begin_with(self.procedure.dialect.begin())
+            .await
+            .map_err(|e| self.classify(e))?;
+        self.procedure.commit_all(transaction, writes).await
     }
 
     async fn read(
@@ -191,7 +251,7 @@ async fn write_batches(
 impl Procedure {
     async fn commit_batch(
         &self,
-        mut transaction: sqlx::Transaction<'static, sqlx::Any>,
+        transaction: sqlx::Transaction<'static, sqlx::Any>,
         batch: Vec<Pending>,
     ) {
         // A caller that gave up while the write lock was awaited (timed out,
@@ -201,28 +261,41 @@ impl Procedure {
             .filter(|p| !p.reply.is_closed())
             .map(|p| (p.write, p.reply))
             .unzip();
-        let mut outcomes = Vec::with_capacity(writes.len());
-        for write in writes {
-            match self.apply_in_savepoint(&mut transaction, write).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(error) => {
-                    // Dropping the transaction rolls it back.
-                    drop(transaction);
-                    let error = Error::Unavailable(format!(
-                        "a write committed in the same transaction failed ({error})"
-                    ));
-                    return fail_all(replies, error);
-                }
-            }
-        }
-        match transaction.commit().await {
-            Ok(()) => {
+        match self.commit_all(transaction, writes).await {
+            Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }
             }
-            Err(error) => fail_all(replies, self.dialect.classify(error)),
+            Err(error) => fail_all(replies, error),
         }
+    }
+
+    /// Applies writes in one transaction, each in its own savepoint, and
+    /// commits: each write's domain outcome, or (nothing committed) the
+    /// failure that aborted them all.
+    async fn commit_all(
+        &self,
+        mut transaction: sqlx::Transaction<'static, sqlx::Any>,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Result<Committed, Error>>, Error> {
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in writes {
+            match self.apply_in_savepoint(&mut transaction, write).await {
+                Ok(outcome) => outcomes.push(outcome),
+                // Dropping the transaction rolls it back.
+                Err(error) => {
+                    return Err(Error::Unavailable(format!(
+                        "a write committed in the same transaction failed ({error})"
+                    )))
+                }
+            }
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(|e| self.dialect.classify(e))?;
+        Ok(outcomes)
     }
 
     /// One write inside the batch's transaction. The outer `Err` is a

@@ -8,7 +8,7 @@ use sqlx::mysql::MySqlDatabaseError;
 use sqlx::Executor;
 
 use super::dialect::Dialect;
-use super::SqlOwner;
+use super::{writers, SqlOwner, ACQUIRE_TIMEOUT};
 
 /// MySQL's (and MariaDB's) dialect.
 pub struct Mysql;
@@ -40,6 +40,12 @@ impl Dialect for Mysql {
                 updated_at VARCHAR(64) NOT NULL
             ) ENGINE = InnoDB"
         )
+    }
+
+    fn is_key_conflict(&self, error: &dyn DatabaseError, _key_column: &str) -> bool {
+        // "Duplicate entry '…' for key 'PRIMARY'": MySQL names the index,
+        // not the column, so the key column must be the primary key.
+        error.message().ends_with("PRIMARY'")
     }
 
     fn is_temporary(&self, error: &dyn DatabaseError) -> bool {
@@ -75,6 +81,7 @@ pub async fn open(url: &str, connections: u32) -> anyhow::Result<SqlOwner> {
     let options: AnyConnectOptions = url.parse().context("not a MySQL URL")?;
     let pool = AnyPoolOptions::new()
         .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(|connection, _| {
             Box::pin(async move {
                 // READ COMMITTED: InnoDB then takes no gap locks, so two
@@ -92,5 +99,10 @@ pub async fn open(url: &str, connections: u32) -> anyhow::Result<SqlOwner> {
         .run(&pool)
         .await
         .context("cannot migrate the MySQL database")?;
-    Ok(SqlOwner::new(&Mysql, pool.clone(), pool))
+    Ok(SqlOwner::new(
+        &Mysql,
+        pool.clone(),
+        pool,
+        writers(connections),
+    ))
 }

@@ -4,10 +4,11 @@
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::DatabaseError;
+use sqlx::postgres::PgDatabaseError;
 use sqlx::{Connection, Executor};
 
 use super::dialect::Dialect;
-use super::SqlOwner;
+use super::{writers, SqlOwner, ACQUIRE_TIMEOUT};
 use crate::contract::is_sql_identifier;
 
 /// PostgreSQL's dialect.
@@ -51,6 +52,14 @@ impl Dialect for Postgres {
         )
     }
 
+    fn is_key_conflict(&self, error: &dyn DatabaseError, key_column: &str) -> bool {
+        // DETAIL: Key (column)=(value) already exists.
+        error
+            .try_downcast_ref::<PgDatabaseError>()
+            .and_then(PgDatabaseError::detail)
+            .is_some_and(|detail| detail.starts_with(&format!("Key ({key_column})=")))
+    }
+
     fn is_temporary(&self, error: &dyn DatabaseError) -> bool {
         let code = error.code().unwrap_or_default();
         // Connection exceptions, insufficient resources, operator
@@ -89,6 +98,7 @@ pub async fn open(url: &str, schema: Option<&str>, connections: u32) -> anyhow::
     }
     let pool = AnyPoolOptions::new()
         .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |connection, _| {
             let search_path = search_path.clone();
             Box::pin(async move {
@@ -107,5 +117,10 @@ pub async fn open(url: &str, schema: Option<&str>, connections: u32) -> anyhow::
         .run(&pool)
         .await
         .context("cannot migrate the PostgreSQL database")?;
-    Ok(SqlOwner::new(&Postgres, pool.clone(), pool))
+    Ok(SqlOwner::new(
+        &Postgres,
+        pool.clone(),
+        pool,
+        writers(connections),
+    ))
 }

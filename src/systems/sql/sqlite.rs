@@ -26,7 +26,9 @@ impl Dialect for Sqlite {
     }
 
     fn quote(&self, identifier: &str) -> String {
-        format!("\"{identifier}\"")
+        // Not "…": SQLite reads a double-quoted name that matches no column
+        // as a string literal, so a missing column would go unnoticed.
+        format!("`{identifier}`")
     }
 
     fn param(&self, _index: usize) -> String {
@@ -43,6 +45,11 @@ impl Dialect for Sqlite {
                 updated_at TEXT NOT NULL
             )"
         )
+    }
+
+    fn is_key_conflict(&self, error: &dyn DatabaseError, key_column: &str) -> bool {
+        // "UNIQUE constraint failed: table.column"
+        error.message().ends_with(&format!(".{key_column}"))
     }
 
     fn is_temporary(&self, error: &dyn DatabaseError) -> bool {
@@ -117,5 +124,5 @@ pub async fn open(path: &Path) -> anyhow::Result<SqlOwner> {
         })
         .connect_with(url("ro")?)
         .await?;
-    Ok(SqlOwner::new(&Sqlite, writer, readers))
+    Ok(SqlOwner::new(&Sqlite, writer, readers, 1))
 }

@@ -1,0 +1,194 @@
+//! `POST /contracts/{name}/v{n}/records:batch`: NDJSON bulk writes. The
+//! body is read as it arrives, line by line, and each chunk of lines is
+//! written (see `write::batch`) and answered before the next is read: one
+//! NDJSON result line per input line, streamed back, in bounded memory
+//! whatever the body's size.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::body::{check_content_type, parse};
+use super::problem::Problem;
+use super::records::answer;
+use crate::events::EventType;
+use crate::gateway::{Gateway, Target};
+use crate::write::LineOutcome;
+
+/// Lines written together at most: a chunk is one transaction.
+const CHUNK_LINES: usize = 500;
+
+/// Result lines buffered ahead of a slow reader; the request body is read
+/// no faster than the answer is taken.
+const RESULTS_AHEAD: usize = 4;
+
+/// The bulk route.
+pub fn router() -> Router<Arc<Gateway>> {
+    Router::new().route("/contracts/{name}/{version}/records:batch", post(batch))
+}
+
+async fn batch(
+    State(gateway): State<Arc<Gateway>>,
+    Path((name, version)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let target = gateway.resolve(&name, &version)?;
+    Ok(answer(&target, async {
+        check_content_type(
+            request.headers(),
+            "NDJSON (Content-Type: application/x-ndjson), one JSON object per line",
+            |essence| essence == "application/x-ndjson" || essence == "application/jsonl",
+        )?;
+        let (results, stream) = mpsc::channel::<Bytes>(RESULTS_AHEAD);
+        tokio::spawn(write_lines(
+            gateway.clone(),
+            target.clone(),
+            request.into_body(),
+            results,
+        ));
+        let stream = futures_util::stream::unfold(stream, |mut stream| async move {
+            stream
+                .recv()
+                .await
+                .map(|bytes| (Ok::<_, Infallible>(bytes), stream))
+        });
+        let mut response = Body::from_stream(stream).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        );
+        Ok(response)
+    })
+    .await)
+}
+
+/// A chunk of lines being gathered: each line's number and its parsed body
+/// or why it could not be parsed.
+type Chunk = Vec<(usize, Result<Value, Problem>)>;
+
+/// Reads the body's lines, writes them chunk by chunk and sends the result
+/// lines. Stops when the client goes away.
+async fn write_lines(
+    gateway: Arc<Gateway>,
+    target: Target,
+    body: Body,
+    results: mpsc::Sender<Bytes>,
+) {
+    let limits = gateway.config().limits;
+    let mut data = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk: Chunk = Vec::new();
+    let mut number = 0;
+    // A line over the size limit is answered once, then skipped to its end.
+    let mut skipping = false;
+    let mut ended = false;
+    while !ended {
+        match data.next().await {
+            Some(Ok(bytes)) => pending.extend_from_slice(&bytes),
+            Some(Err(error)) => {
+                number += 1;
+                let problem = Problem::malformed(format!("the body could not be read: {error}"));
+                chunk.push((number, Err(problem)));
+                ended = true;
+            }
+            None => {
+                ended = true;
+                if !pending.is_empty() && !skipping {
+                    // The last line may lack its newline.
+                    pending.push(b'\n');
+                }
+            }
+        }
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            if std::mem::take(&mut skipping) {
+                continue;
+            }
+            let text = line.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            number += 1;
+            chunk.push((number, parse(text, &limits)));
+            if chunk.len() == CHUNK_LINES && !send(&gateway, &target, &mut chunk, &results).await {
+                return;
+            }
+        }
+        if pending.len() > limits.body_bytes && !skipping {
+            number += 1;
+            chunk.push((number, Err(Problem::too_large(limits.body_bytes))));
+            pending.clear();
+            skipping = true;
+        } else if skipping {
+            pending.clear();
+        }
+        if ended && !chunk.is_empty() && !send(&gateway, &target, &mut chunk, &results).await {
+            return;
+        }
+    }
+}
+
+/// Writes the chunk gathered and sends its result lines; false when the
+/// client has gone.
+async fn send(
+    gateway: &Gateway,
+    target: &Target,
+    chunk: &mut Chunk,
+    results: &mpsc::Sender<Bytes>,
+) -> bool {
+    let lines = write_chunk(gateway, target, std::mem::take(chunk)).await;
+    results.send(lines).await.is_ok()
+}
+
+/// Writes a chunk's parsed lines and renders every line's result, in order.
+async fn write_chunk(gateway: &Gateway, target: &Target, chunk: Chunk) -> Bytes {
+    let mut refused = Vec::new();
+    let mut parsed = Vec::with_capacity(chunk.len());
+    for (line, body) in chunk {
+        match body {
+            Ok(body) => parsed.push((line, body)),
+            Err(problem) => refused.push((line, problem_line(line, problem))),
+        }
+    }
+    let written = gateway.write_lines(target, parsed).await;
+    let mut lines: Vec<(usize, Value)> = written.into_iter().map(result_line).collect();
+    lines.extend(refused);
+    lines.sort_by_key(|(line, _)| *line);
+    let mut out = Vec::new();
+    for (_, line) in lines {
+        // Serialising a `Value` cannot fail.
+        let _ = serde_json::to_writer(&mut out, &line);
+        out.push(b'\n');
+    }
+    Bytes::from(out)
+}
+
+fn result_line((line, outcome): LineOutcome) -> (usize, Value) {
+    match outcome {
+        Ok(outcome) => {
+            let status = if outcome.event_type == EventType::Created {
+                201
+            } else {
+                200
+            };
+            let rendered = json!({"line": line, "status": status, "key": outcome.key.as_str(),
+                                  "revision": outcome.revision});
+            (line, rendered)
+        }
+        Err(error) => (line, problem_line(line, Problem::from(error))),
+    }
+}
+
+fn problem_line(line: usize, problem: Problem) -> Value {
+    let problem = serde_json::to_value(problem).unwrap_or_default();
+    json!({"line": line, "status": problem["status"], "problem": problem})
+}

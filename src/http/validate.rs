@@ -1,0 +1,35 @@
+//! `POST /contracts/{name}/v{n}/validate`: the dry run. The same verdict
+//! as a write of the same body (a problem listing every violation), or
+//! what the owner would store; nothing is written and no event is emitted.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::body::JsonObject;
+use super::problem::Problem;
+use super::records::answer;
+use crate::gateway::Gateway;
+use crate::write;
+
+/// The validate route.
+pub fn router() -> Router<Arc<Gateway>> {
+    Router::new().route("/contracts/{name}/{version}/validate", post(validate))
+}
+
+async fn validate(
+    State(gateway): State<Arc<Gateway>>,
+    Path((name, version)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let target = gateway.resolve(&name, &version)?;
+    Ok(answer(&target, async {
+        let JsonObject(body) = JsonObject::from_request(request, &gateway).await?;
+        let verdict = write::dry_run(&target.contract, target.version, body)?;
+        Ok(Json(verdict).into_response())
+    })
+    .await)
+}
