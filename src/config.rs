@@ -41,6 +41,8 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// Serve HTTPS with this certificate; without it, plain HTTP.
     pub tls: Option<TlsConfig>,
+    /// Where change events are relayed, and how long the journal keeps them.
+    pub events: Events,
 }
 
 /// One source of truth the gateway writes to. Adding a kind of owner adds a
@@ -144,6 +146,29 @@ impl Default for Idempotency {
     fn default() -> Self {
         Self {
             ttl_seconds: 24 * 60 * 60,
+        }
+    }
+}
+
+/// `events:` — the relay to a broker and the journal's retention.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Events {
+    /// The broker the relay publishes every change event to; without it
+    /// there is no relay and events are read from `/changes` only.
+    pub publish_to: Option<PublishTo>,
+    /// How long the journal keeps an event (once relayed, when there is a
+    /// relay) for `/changes` readers: `7d`, `12h`, `30m`, `45s`, or a number
+    /// of seconds. Default 7 days.
+    #[serde(deserialize_with = "duration")]
+    pub retention: Duration,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            publish_to: None,
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -253,6 +278,62 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
+/// A NATS JetStream stream change events are published to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishTo {
+    /// `nats://host:port`.
+    pub url: String,
+    /// The stream, created when missing; its subjects are its name in
+    /// lowercase followed by `.>`.
+    pub stream: String,
+}
+
+impl PublishTo {
+    /// The subject prefix of the stream's events: its name in lowercase.
+    pub fn subject_prefix(&self) -> String {
+        self.stream.to_lowercase()
+    }
+}
+
+/// A duration as `<number><s|m|h|d>` or a bare number of seconds.
+fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Seconds(u64),
+        Text(String),
+    }
+    match Written::deserialize(deserializer)? {
+        Written::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
+        Written::Text(text) => parse_duration(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit_seconds = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 24 * 3600,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| unit_seconds > 0)
+        .and_then(|n| n.checked_mul(unit_seconds))
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            format!("`{text}` is not a duration: write a number of seconds, or one with s, m, h or d (`7d`)")
+        })
+}
+
 /// Parsing, validation and dropping a payload recurse once per level; the
 /// cap keeps that far from any thread's stack size.
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -269,6 +350,8 @@ struct ConfigFile {
     idempotency: Option<Idempotency>,
     auth: Option<AuthConfig>,
     tls: Option<TlsConfig>,
+    #[serde(default)]
+    events: Events,
 }
 
 /// Values given on the command line or in the environment.
@@ -375,6 +458,7 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
         idempotency: parsed.idempotency.unwrap_or_default(),
         auth: parsed.auth,
         tls: parsed.tls,
+        events: parsed.events,
     }
 }
 
@@ -383,6 +467,16 @@ fn parse_file(path: &Path) -> anyhow::Result<ConfigFile> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let parsed = parse_text(&text, |name| std::env::var(name).ok())
         .with_context(|| format!("invalid config {}", path.display()))?;
+    if let Some(publish) = &parsed.events.publish_to {
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if publish.stream.is_empty() || !publish.stream.chars().all(plain) {
+            bail!(
+                "{}: events.publish_to.stream `{}` must be letters, digits, `_` or `-` (a JetStream stream name)",
+                path.display(),
+                publish.stream
+            );
+        }
+    }
     if let Some(limits) = parsed.limits {
         if limits.json_depth == 0 || limits.json_depth > MAX_JSON_DEPTH {
             bail!(
@@ -690,6 +784,54 @@ tls: { cert: tls/cert.pem, key: tls/key.pem }
             jwt: None,
         });
         assert!(config.check_exposure(false).is_ok());
+    }
+
+    #[test]
+    fn events_name_a_stream_and_a_retention_in_days_hours_minutes_or_seconds() {
+        let (_dir, path) = write(
+            "events: { publish_to: { url: \"nats://127.0.0.1:4222\", stream: CHANGES }, retention: 2d }\n",
+        );
+        let events = Config::load(Some(&path), Overrides::default())
+            .unwrap()
+            .events;
+        let publish = events.publish_to.expect("a broker");
+        assert_eq!(publish.url, "nats://127.0.0.1:4222");
+        assert_eq!(publish.subject_prefix(), "changes");
+        assert_eq!(events.retention, Duration::from_secs(2 * 24 * 3600));
+        for (written, seconds) in [("90", 90), ("90s", 90), ("5m", 300), ("12h", 43_200)] {
+            let (_dir, path) = write(&format!("events: {{ retention: {written} }}\n"));
+            let events = Config::load(Some(&path), Overrides::default())
+                .unwrap()
+                .events;
+            assert_eq!(events.retention, Duration::from_secs(seconds), "{written}");
+            assert_eq!(events.publish_to, None);
+        }
+        let embedded = Config::embedded(Path::new("c"), Path::new("d")).events;
+        assert_eq!(embedded.retention, Duration::from_secs(7 * 24 * 3600));
+    }
+
+    #[test]
+    fn a_bad_retention_or_stream_name_is_refused() {
+        for bad in ["retention: 7 weeks", "retention: d", "retention: -1"] {
+            let (_dir, path) = write(&format!("events: {{ {bad} }}\n"));
+            let error = format!(
+                "{:#}",
+                Config::load(Some(&path), Overrides::default()).unwrap_err()
+            );
+            assert!(error.contains("contractgate.yaml"), "{bad}: {error}");
+        }
+        let (_dir, path) = write("events: { retention: 7w }\n");
+        let error = format!(
+            "{:#}",
+            Config::load(Some(&path), Overrides::default()).unwrap_err()
+        );
+        assert!(error.contains("`7w` is not a duration"), "{error}");
+        let (_dir, path) = write("events: { publish_to: { url: \"nats://h\", stream: a.b } }\n");
+        let error = format!(
+            "{:#}",
+            Config::load(Some(&path), Overrides::default()).unwrap_err()
+        );
+        assert!(error.contains("stream `a.b`"), "{error}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::contract::{Contract, ContractName, Registry, Status, Version};
-use crate::systems::{self, System, Systems};
+use crate::systems::{self, Journal, System, Systems};
 use crate::write::{Error, IdempotencyKeys};
 
 /// The gateway: the current contracts, the systems and the limits. The
@@ -109,6 +109,16 @@ impl Gateway {
     /// Every system, by name, for health checks.
     pub fn systems(&self) -> &Systems {
         &self.systems
+    }
+
+    /// The journal whose change feed carries a contract's events (its
+    /// owner's), with the contract's name.
+    pub fn journal_of(&self, contract: &str) -> Result<(ContractName, Arc<dyn Journal>), Error> {
+        let snapshot = self.snapshot.load();
+        let unknown = || Error::UnknownContract(contract.to_owned());
+        let found = snapshot.registry.get(contract).ok_or_else(unknown)?;
+        let system = snapshot.bindings.get(&found.name).ok_or_else(unknown)?;
+        Ok((found.name.clone(), system.journal.clone()))
     }
 
     /// Finds a contract and one of its versions (`v2` in the URL), retired

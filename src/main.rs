@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
 use contractgate::contract::{Contract, Registry, Status, Version};
+use contractgate::events::Background;
 use contractgate::gateway::Gateway;
 use contractgate::http::Problem;
 use contractgate::http::Server;
@@ -151,6 +152,8 @@ fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow:
                 return Ok(ExitCode::FAILURE);
             }
         };
+        // The relay and the retention sweep run as long as the server does.
+        let _background = Background::start(&gateway).await?;
         let server = Server::new(gateway)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         println!(

@@ -414,3 +414,24 @@ async fn bulk_writes_need_the_write_scope_and_dry_runs_the_validate_or_write_sco
         .await;
     assert_eq!(checked.status(), 200);
 }
+
+#[tokio::test]
+async fn the_change_feed_needs_the_read_scope_of_what_it_shows() {
+    let gateway = gateway().await;
+    for (who, one, all) in [
+        ("ApiKey reader-key-0123456789", 200, 403),
+        ("ApiKey nobody-key-0123456789", 401, 401),
+    ] {
+        let customer = get_as(&gateway, who, "/changes?contract=customer").await;
+        assert_eq!(customer.status(), one, "{who}: one contract");
+        let whole = get_as(&gateway, who, "/changes").await;
+        assert_eq!(whole.status(), all, "{who}: the whole feed");
+    }
+    let order = get_as(
+        &gateway,
+        "ApiKey reader-key-0123456789",
+        "/changes?contract=order",
+    )
+    .await;
+    expect_problem(order, 403, "forbidden").await;
+}

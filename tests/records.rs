@@ -74,7 +74,7 @@ async fn every_write_leaves_one_change_event_with_pii_redacted(backend: Backend)
         assert_eq!(event["specversion"], "1.0");
         assert_eq!(event["source"], "/contracts/customer");
         assert_eq!(event["subject"], "c-2");
-        assert_eq!(event["dataschema"], "/contracts/customer/v3/schema");
+        assert_eq!(event["dataschema"], "urn:contractgate:schema:customer:v3");
         assert!(event["id"].as_str().is_some_and(|id| !id.is_empty()));
     }
     assert_eq!(events[0]["data"]["email"], "[redacted]");

@@ -1,5 +1,10 @@
 //! Change events: the CloudEvents 1.0 documents a committed write emits.
-//! Owners store them in their outbox in the write's own transaction.
+//! Owners store them in their outbox in the write's own transaction; the
+//! [`relay`] publishes them to a broker and [`retention`] deletes old ones.
+
+mod background;
+pub mod relay;
+pub mod retention;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -7,6 +12,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::contract::{ContractName, RecordKey, Version};
+
+pub use background::Background;
 
 /// What a write did to a record: the suffix of the change event's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,7 +62,11 @@ pub struct ChangeEvent {
     pub time: String,
     /// Always `application/json`.
     pub datacontenttype: &'static str,
-    /// The contract version `data` conforms to.
+    /// The contract version `data` conforms to, as
+    /// `urn:contractgate:schema:<contract>:v<n>` (served at
+    /// `/contracts/<contract>/v<n>/schema`). CloudEvents requires an
+    /// absolute URI here, and the gateway does not know the address its
+    /// clients reach it by.
     pub dataschema: String,
     /// The record's revision after the write (a CloudEvents extension).
     pub revision: u64,
@@ -83,7 +94,7 @@ impl ChangeEvent {
             subject: key.to_string(),
             time: now_rfc3339(),
             datacontenttype: "application/json",
-            dataschema: format!("/contracts/{contract}/{version}/schema"),
+            dataschema: format!("urn:contractgate:schema:{contract}:{version}"),
             revision,
             data,
         }

@@ -1,5 +1,5 @@
 //! `/healthz` (the process serves) and `/readyz` (contracts loaded, every
-//! owner answers).
+//! owner answers; with a relay, what waits for it in each system).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
+use crate::events::relay;
 use crate::gateway::Gateway;
 use crate::systems::{self, Owner};
 
@@ -39,8 +40,15 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
             .iter()
             .map(|(name, system)| (name, &system.owner)),
         limit,
-    )
-    .await;
+    );
+    // Within the same limit as the owners, at the same time.
+    let relay = async {
+        match gateway.config().events.publish_to {
+            Some(_) => Some(relay::backlog_report(gateway.systems(), limit).await),
+            None => None,
+        }
+    };
+    let (owners, relay) = tokio::join!(owners, relay);
     let ready = owners.values().all(Result::is_ok);
     let systems: serde_json::Map<String, Value> = owners
         .into_iter()
@@ -55,10 +63,11 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({"ready": ready, "contracts": contracts, "systems": systems})),
-    )
+    let mut body = json!({"ready": ready, "contracts": contracts, "systems": systems});
+    if let Some(relay) = relay {
+        body["relay"] = relay;
+    }
+    (status, Json(body))
 }
 
 /// Asks every owner at once, each bounded by `limit`, so the answer comes

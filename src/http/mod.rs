@@ -3,6 +3,7 @@
 pub mod auth;
 mod batch;
 mod body;
+mod changes;
 mod contracts;
 mod health;
 mod idempotency_key;
@@ -77,6 +78,7 @@ pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
         .merge(batch::router())
         .merge(validate::router())
         .merge(contracts::router())
+        .merge(changes::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
         .method_not_allowed_fallback(method_not_allowed);
     if let Some(rate) = config.limits.rate {

@@ -225,6 +225,45 @@ impl Problem {
         }])
     }
 
+    /// 400: a query parameter of `/changes` is not usable.
+    pub fn invalid_query(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query parameter",
+            detail,
+        )
+    }
+
+    /// 400: `/changes` without `contract=` while several systems each keep
+    /// their own feed.
+    pub fn contract_required(systems: &[&str]) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "contract-required",
+            "Contract required",
+            format!(
+                "each system keeps its own change feed ({}): name a contract with \
+                 `contract=` to read its owner's",
+                systems.join(", ")
+            ),
+        )
+    }
+
+    /// 410: retention deleted events after the cursor.
+    pub fn cursor_expired(pruned_through: u64) -> Self {
+        Self::new(
+            StatusCode::GONE,
+            "cursor-expired",
+            "Cursor expired",
+            format!(
+                "events up to position {pruned_through} were deleted (older than \
+                 events.retention), so this cursor cannot resume without a gap: read the \
+                 records again, then follow from after={pruned_through}"
+            ),
+        )
+    }
+
     /// Names the contract concerned.
     fn contract(mut self, contract: String) -> Self {
         self.0.contract = Some(contract);

@@ -21,9 +21,17 @@
 //! key keep their commit order: a later write of a key inserts its event
 //! after the earlier one committed, so its `seq` is higher and it is
 //! sequenced after it.
+//!
+//! # Retention
+//!
+//! Old events are deleted by [`Journal::prune`], always a prefix of the
+//! feed: the journal remembers the last position deleted, so a reader whose
+//! cursor is older learns that events after it are gone
+//! ([`Changes::Expired`]) instead of silently skipping them.
+
+use std::time::Duration;
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -115,6 +123,34 @@ pub struct LedgerEntry {
     pub response: Option<Value>,
 }
 
+/// A read of the change feed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Changes {
+    /// The events after `after`, in commit order (none when caught up).
+    Page {
+        /// The position read from: the cursor given, or the last position
+        /// retention deleted when none was given.
+        after: u64,
+        /// The events.
+        events: Vec<JournalEvent>,
+    },
+    /// Retention deleted events after the cursor: it cannot be resumed.
+    Expired {
+        /// The last position deleted; the feed starts after it.
+        pruned_through: u64,
+    },
+}
+
+/// Events waiting for the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// How many.
+    pub events: u64,
+    /// How long the oldest has waited since its write committed; none when
+    /// nothing waits.
+    pub oldest: Option<Duration>,
+}
+
 /// Where committed writes' change events are kept until relayed, and read
 /// back in commit order; and the idempotency ledger.
 #[async_trait]
@@ -122,14 +158,15 @@ pub trait Journal: Send + Sync {
     /// Records the event of a write its owner committed on its own (owners
     /// whose capabilities say the journal is not in their transaction).
     async fn record(&self, event: &ChangeEvent) -> Result<(), Error>;
-    /// Up to `limit` events after `cursor` (a position; 0 for the start),
-    /// of one contract or all, in commit order.
+    /// Up to `limit` events after `cursor` (a position; 0 for the very
+    /// start; none for the oldest event retention kept), of one contract or
+    /// all, in commit order.
     async fn changes_after(
         &self,
-        cursor: u64,
+        cursor: Option<u64>,
         contract: Option<&ContractName>,
         limit: usize,
-    ) -> Result<Vec<JournalEvent>, Error>;
+    ) -> Result<Changes, Error>;
     /// Up to `limit` events not yet relayed, in commit order, each claimed
     /// for `lease_ms` so that another relay (another gateway instance) skips
     /// it meanwhile. An event whose lease ran out is claimable again.
@@ -159,4 +196,10 @@ pub trait Journal: Send + Sync {
     ) -> Result<(), Error>;
     /// Deletes every expired ledger entry; returns how many there were.
     async fn forget_expired(&self) -> Result<u64, Error>;
+    /// What waits for the relay.
+    async fn backlog(&self) -> Result<Backlog, Error>;
+    /// Deletes the oldest events that entered the feed more than `older_than`
+    /// ago and, when `relayed_only`, were relayed: a prefix of the feed,
+    /// ending before the first event that must stay. Returns how many went.
+    async fn prune(&self, older_than: Duration, relayed_only: bool) -> Result<u64, Error>;
 }

@@ -20,7 +20,9 @@ use crate::config::SystemConfig;
 use crate::contract::{Contract, ContractName, RecordKey, ValidatedRecord, Version};
 use crate::events::EventType;
 
-pub use journal::{Idempotency, IdempotencyKey, Journal, JournalEvent, LedgerEntry};
+pub use journal::{
+    Backlog, Changes, Idempotency, IdempotencyKey, Journal, JournalEvent, LedgerEntry,
+};
 
 /// What an owner failed at, classified once so that retries, statuses and
 /// metrics are decided in one place rather than in every owner.

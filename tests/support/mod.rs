@@ -5,13 +5,17 @@
 //! a backend's tables by name.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod nats;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use contractgate::config::{AuthConfig, Config, Limits, SystemConfig, EMBEDDED_SYSTEM};
+use contractgate::events::Background;
 use contractgate::gateway::Gateway;
 use reqwest::{Method, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::{Connection, Row};
 
 /// Runs async test functions `fn(Backend)` once per owner kind, each in a
@@ -87,15 +91,23 @@ impl Backend {
                 pool.close().await;
                 true
             }
-            Err(error) if std::env::var_os("CONTRACTGATE_REQUIRE_SERVICES").is_some() => {
-                panic!("{self:?} is required (CONTRACTGATE_REQUIRE_SERVICES) but {url} does not answer: {error}")
-            }
-            Err(error) => {
-                eprintln!("SKIPPED: {self:?} at {url} does not answer ({error}); this test did not run on it");
-                false
-            }
+            Err(error) => missing(
+                &format!("{self:?}"),
+                &format!("{url} does not answer ({error})"),
+            ),
         }
     }
+}
+
+/// A service a test needs is missing: the test is skipped with a warning
+/// (returns false), unless CI requires every service
+/// (`CONTRACTGATE_REQUIRE_SERVICES`), where it fails.
+pub fn missing(service: &str, why: &str) -> bool {
+    if std::env::var_os("CONTRACTGATE_REQUIRE_SERVICES").is_some() {
+        panic!("{service} is required (CONTRACTGATE_REQUIRE_SERVICES) but {why}");
+    }
+    eprintln!("SKIPPED: {service}: {why}; this test did not run on it");
+    false
 }
 
 /// One test's storage on a backend, fresh for the test and removed after.
@@ -123,7 +135,7 @@ impl Storage {
             },
             (Backend::Mysql, Some(server)) => {
                 let database = unique_name();
-                admin(&server, &format!("CREATE DATABASE {database}")).await;
+                admin(&server, &[format!("CREATE DATABASE {database}")]).await;
                 Storage::Mysql { server, database }
             }
             _ => Storage::Sqlite(tempfile::tempdir().expect("a temporary data folder")),
@@ -166,8 +178,8 @@ impl Storage {
         }
     }
 
-    /// A URL the probe connects with.
-    fn url(&self) -> String {
+    /// A URL the probe connects with (read-only for SQLite).
+    pub fn url(&self) -> String {
         match self {
             Storage::Sqlite(_) => format!("sqlite://{}?mode=ro", self.sqlite_file().display()),
             Storage::Postgres { server, .. } => server.clone(),
@@ -186,6 +198,28 @@ impl Storage {
             Storage::Postgres { schema, .. } => format!(r#""{schema}"."{table}""#),
             Storage::Mysql { .. } => format!("`{table}`"),
         }
+    }
+
+    /// Every change event in the journal, in the order written.
+    pub async fn events(&self) -> Vec<Value> {
+        let sql = format!(
+            "SELECT event FROM {} ORDER BY seq",
+            self.table("contractgate_outbox")
+        );
+        let rows = self.rows(&sql, None).await;
+        rows.iter()
+            .map(|row| serde_json::from_str(&text(row, 0)).expect("a JSON event"))
+            .collect()
+    }
+
+    /// The revision of every record in a table, by key (for a test that
+    /// runs the gateway as a process, with no `Gateway` to name tables).
+    pub async fn revisions(&self, table: &str) -> BTreeMap<String, u64> {
+        let sql = format!("SELECT record_key, revision FROM {}", self.table(table));
+        let rows = self.rows(&sql, None).await;
+        rows.iter()
+            .map(|row| (text(row, 0), row.get::<i64, _>(1) as u64))
+            .collect()
     }
 
     /// Runs SQL in this storage as its administrator would (creating the
@@ -234,10 +268,18 @@ impl Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        let statement = match self {
+        // Bounded lock waits: a gateway connection left in a transaction
+        // must not hang the test (it fails to clean up instead).
+        let statements = match self {
             Storage::Sqlite(_) => return,
-            Storage::Postgres { schema, .. } => format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            Storage::Mysql { database, .. } => format!("DROP DATABASE IF EXISTS {database}"),
+            Storage::Postgres { schema, .. } => [
+                "SET lock_timeout = '20s'".to_owned(),
+                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            ],
+            Storage::Mysql { database, .. } => [
+                "SET SESSION lock_wait_timeout = 20".to_owned(),
+                format!("DROP DATABASE IF EXISTS {database}"),
+            ],
         };
         let server = match self {
             Storage::Postgres { server, .. } | Storage::Mysql { server, .. } => server.clone(),
@@ -247,24 +289,26 @@ impl Drop for Storage {
         // its own.
         let _ = std::thread::spawn(move || {
             if let Ok(runtime) = tokio::runtime::Runtime::new() {
-                runtime.block_on(admin(&server, &statement));
+                runtime.block_on(admin(&server, &statements));
             }
         })
         .join();
     }
 }
 
-/// Runs one administrative statement on a test server.
-async fn admin(server: &str, statement: &str) {
+/// Runs administrative statements on one connection to a test server.
+async fn admin(server: &str, statements: &[String]) {
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(server)
+    let mut connection = sqlx::AnyConnection::connect(server)
         .await
         .expect("the test server answers");
-    sqlx::query(statement)
-        .execute(&pool)
-        .await
-        .expect("the statement runs");
-    pool.close().await;
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    let _ = connection.close().await;
 }
 
 /// Reads what the owner holds, the way each backend stores it: a test names
@@ -337,14 +381,7 @@ impl Probe<'_> {
 
     /// Every change event in the owner's journal, in the order written.
     pub async fn events(&self) -> Vec<Value> {
-        let sql = format!(
-            "SELECT event FROM {} ORDER BY seq",
-            self.storage.table("contractgate_outbox")
-        );
-        let rows = self.storage.rows(&sql, None).await;
-        rows.iter()
-            .map(|row| serde_json::from_str(&text(row, 0)).expect("a JSON event"))
-            .collect()
+        self.storage.events().await
     }
 }
 
@@ -361,6 +398,7 @@ pub struct TestGateway {
     pub storage: Arc<Storage>,
     gateway: Arc<Gateway>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _background: Background,
 }
 
 /// The example contracts the README uses.
@@ -448,6 +486,9 @@ impl TestGateway {
             "http"
         };
         let gateway = Arc::new(Gateway::open(config).await.expect("the gateway starts"));
+        let background = Background::start(&gateway)
+            .await
+            .expect("the background tasks start");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port");
@@ -466,7 +507,13 @@ impl TestGateway {
             storage,
             gateway,
             shutdown: Some(shutdown),
+            _background: background,
         }
+    }
+
+    /// The gateway itself, to drive its background steps in a test.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
     }
 
     /// What the owner holds.
@@ -550,6 +597,15 @@ impl TestGateway {
             .expect("the gateway answers")
     }
 
+    /// GETs a path with extra headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
     /// GETs a path and parses the JSON answer.
     pub async fn get_json(&self, path: String) -> Value {
         self.get(&path).await.json().await.expect("a JSON answer")
@@ -567,6 +623,70 @@ impl TestGateway {
             request = request.header(*name, *value);
         }
         request.send().await.expect("the gateway answers")
+    }
+
+    /// The change feed from the start, page after page (`query` is added
+    /// to each page's request: `limit=3`, `contract=order`): every event,
+    /// and the cursor the last page gave.
+    pub async fn read_feed(&self, query: &str) -> (Vec<Value>, String) {
+        let mut events = Vec::new();
+        let mut next = "0".to_owned();
+        loop {
+            let page = self
+                .get_json(format!("/changes?after={next}&{query}"))
+                .await;
+            let batch = page["events"].as_array().cloned().unwrap_or_default();
+            if batch.is_empty() {
+                assert_eq!(page["next"], next, "an empty page keeps the cursor");
+                return (events, next);
+            }
+            events.extend(batch);
+            next = page["next"].as_str().expect("a next cursor").to_owned();
+        }
+    }
+
+    /// The whole change feed, or one contract's.
+    pub async fn all_changes(&self, contract: Option<&str>) -> Vec<Value> {
+        let filter = contract.map_or(String::new(), |name| format!("&contract={name}"));
+        self.read_feed(&format!("limit=1000{filter}")).await.0
+    }
+
+    /// Writes a history for each key (`c-<digits>`) of the example
+    /// `customer` contract:
+    /// create (v1), patch and replace (v2), then deletes the first key; so
+    /// every kind of change event. Returns how many writes there were.
+    pub async fn customer_history(&self, keys: &[&str]) -> usize {
+        let mut writes = 0;
+        for key in keys {
+            let path = format!("/contracts/customer/v2/records/{key}");
+            let created = self
+                .post(
+                    "customer",
+                    1,
+                    &json!({"id": key, "name": "Ada", "email": "ada@example.com"}),
+                )
+                .await;
+            let patched = self
+                .send(Method::PATCH, &path, &json!({"tier": "gold"}))
+                .await;
+            let replaced = self
+                .send(Method::PUT, &path, &json!({"id": key, "full_name": "Ada L.", "email": "ada@example.com", "tier": "platinum"}))
+                .await;
+            for response in [created, patched, replaced] {
+                assert!(
+                    response.status().is_success(),
+                    "{key}: {}",
+                    response.status()
+                );
+                writes += 1;
+            }
+        }
+        if let Some(first) = keys.first() {
+            let path = format!("/contracts/customer/v2/records/{first}");
+            assert_eq!(self.delete(&path, &[]).await.status(), 204);
+            writes += 1;
+        }
+        writes
     }
 
     /// DELETEs a path with extra headers.

@@ -2,9 +2,13 @@
 //! feed as `systems/journal.rs` explains, and claimed by one relay at a
 //! time so that events leave in commit order.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::{Any, AnyConnection, Transaction};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::dialect::{Dialect, Text};
 use super::ledger::{ledger_entry, LedgerRow};
@@ -12,11 +16,16 @@ use super::SqlOwner;
 use crate::contract::{ContractName, RecordKey};
 use crate::events::{now_rfc3339, ChangeEvent};
 use crate::systems::{
-    Committed, Error, Idempotency, IdempotencyKey, Journal, JournalEvent, LedgerEntry,
+    Backlog, Changes, Committed, Error, Idempotency, IdempotencyKey, Journal, JournalEvent,
+    LedgerEntry,
 };
 
 /// Events numbered per sequencing transaction at most.
 const SEQUENCE_LIMIT: i64 = 1000;
+
+/// Events deleted per retention transaction at most, so a sweep never holds
+/// the feed row's lock for long.
+const PRUNE_LIMIT: i64 = 10_000;
 
 /// The journal's statements in one dialect, built once.
 pub struct JournalStatements {
@@ -31,6 +40,12 @@ pub struct JournalStatements {
     take_lease: String,
     unrelayed: String,
     mark_relayed: String,
+    oldest_unrelayed: String,
+    count_unrelayed: String,
+    pruned_through: String,
+    prunable: String,
+    delete_through: String,
+    set_pruned_through: String,
 }
 
 impl JournalStatements {
@@ -44,16 +59,18 @@ impl JournalStatements {
                 dialect.params(1, 6)
             ),
             lock_feed: format!(
-                "SELECT last_position, relay_holder, relay_lease_until FROM contractgate_feed WHERE id = 1{lock}"
+                "SELECT last_position, relay_holder, relay_lease_until, pruned_through \
+                 FROM contractgate_feed WHERE id = 1{lock}"
             ),
             unsequenced: format!(
                 "SELECT seq FROM contractgate_outbox WHERE position IS NULL ORDER BY seq LIMIT {}",
                 p(1)
             ),
             set_position: format!(
-                "UPDATE contractgate_outbox SET position = {} WHERE seq = {}",
+                "UPDATE contractgate_outbox SET position = {}, sequenced_at = {} WHERE seq = {}",
                 p(1),
-                p(2)
+                p(2),
+                p(3)
             ),
             set_last_position: format!(
                 "UPDATE contractgate_feed SET last_position = {} WHERE id = 1",
@@ -86,12 +103,33 @@ impl JournalStatements {
                 p(1),
                 p(2)
             ),
+            oldest_unrelayed: "SELECT created_at FROM contractgate_outbox \
+                               WHERE relayed_at IS NULL ORDER BY seq LIMIT 1"
+                .to_owned(),
+            count_unrelayed: "SELECT COUNT(*) FROM contractgate_outbox WHERE relayed_at IS NULL"
+                .to_owned(),
+            pruned_through: "SELECT pruned_through FROM contractgate_feed WHERE id = 1".to_owned(),
+            prunable: format!(
+                "SELECT position, sequenced_at, relayed_at FROM contractgate_outbox \
+                 WHERE position > {} ORDER BY position LIMIT {}",
+                p(1),
+                p(2)
+            ),
+            delete_through: format!(
+                "DELETE FROM contractgate_outbox WHERE position <= {}",
+                p(1)
+            ),
+            set_pruned_through: format!(
+                "UPDATE contractgate_feed SET pruned_through = {} WHERE id = 1",
+                p(1)
+            ),
         }
     }
 }
 
-/// The feed row, locked: the last position given and the relay lease.
-type FeedRow = (i64, Option<String>, Option<i64>);
+/// The feed row, locked: the last position given, the relay lease and the
+/// last position retention deleted.
+type FeedRow = (i64, Option<String>, Option<i64>, i64);
 
 impl SqlOwner {
     /// A write transaction holding the feed row's lock, and the row.
@@ -114,20 +152,33 @@ impl SqlOwner {
     async fn sequence(&self) -> Result<(), Error> {
         let sql = &self.procedure.journal;
         let classify = |e| self.classify(e);
-        let (mut transaction, (last, _, _)) = self.lock_feed().await?;
+        // Readers poll: look before taking the write lock for nothing.
+        let waiting: Vec<i64> = sqlx::query_scalar(&sql.unsequenced)
+            .bind(1_i64)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(classify)?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let (mut transaction, (last, _, _, _)) = self.lock_feed().await?;
         let unsequenced: Vec<i64> = sqlx::query_scalar(&sql.unsequenced)
             .bind(SEQUENCE_LIMIT)
             .fetch_all(&mut *transaction)
             .await
             .map_err(classify)?;
         if unsequenced.is_empty() {
-            return Ok(());
+            return release(transaction, classify).await;
         }
+        // Taken under the lock, so it grows with the position (retention
+        // reads it as the time an event entered the feed).
+        let now = epoch_millis();
         let mut position = last;
         for seq in unsequenced {
             position += 1;
             sqlx::query(&sql.set_position)
                 .bind(position)
+                .bind(now)
                 .bind(seq)
                 .execute(&mut *transaction)
                 .await
@@ -139,6 +190,30 @@ impl SqlOwner {
             .await
             .map_err(classify)?;
         transaction.commit().await.map_err(classify)
+    }
+
+    /// The last position retention deleted (0: none).
+    async fn pruned_through(&self) -> Result<u64, Error> {
+        let pruned: i64 = sqlx::query_scalar(&self.procedure.journal.pruned_through)
+            .fetch_one(&self.readers)
+            .await
+            .map_err(|e| self.classify(e))?;
+        Ok(pruned as u64)
+    }
+
+    /// When the oldest event not relayed yet was written, if any waits.
+    async fn oldest_unrelayed(&self) -> Result<Option<OffsetDateTime>, Error> {
+        let created: Option<Text> = sqlx::query_scalar(&self.procedure.journal.oldest_unrelayed)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| self.classify(e))?;
+        created
+            .map(|Text(text)| {
+                OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| {
+                    Error::Fault(format!("a journaled time `{text}` is not RFC 3339: {e}"))
+                })
+            })
+            .transpose()
     }
 }
 
@@ -154,24 +229,39 @@ impl Journal for SqlOwner {
 
     async fn changes_after(
         &self,
-        cursor: u64,
+        cursor: Option<u64>,
         contract: Option<&ContractName>,
         limit: usize,
-    ) -> Result<Vec<JournalEvent>, Error> {
+    ) -> Result<Changes, Error> {
         self.sequence().await?;
+        let after = match cursor {
+            Some(cursor) => cursor,
+            None => self.pruned_through().await?,
+        };
         let sql = &self.procedure.journal;
         let query = match contract {
             Some(contract) => sqlx::query_as(&sql.changes_of_contract)
-                .bind(cursor as i64)
+                .bind(after as i64)
                 .bind(contract.as_str()),
-            None => sqlx::query_as(&sql.changes).bind(cursor as i64),
+            None => sqlx::query_as(&sql.changes).bind(after as i64),
         };
         let rows: Vec<(i64, Text)> = query
             .bind(limit as i64)
             .fetch_all(&self.readers)
             .await
             .map_err(|e| self.classify(e))?;
-        rows.into_iter().map(journal_event).collect()
+        // Read after the page: retention only moves forward, so a cursor not
+        // behind it now was not behind it while the page was read, and the
+        // page has no hole.
+        let pruned_through = self.pruned_through().await?;
+        if after < pruned_through {
+            return Ok(Changes::Expired { pruned_through });
+        }
+        let events = rows
+            .into_iter()
+            .map(journal_event)
+            .collect::<Result<_, _>>()?;
+        Ok(Changes::Page { after, events })
     }
 
     async fn claim_unrelayed(
@@ -179,15 +269,19 @@ impl Journal for SqlOwner {
         limit: usize,
         lease_ms: u64,
     ) -> Result<Vec<JournalEvent>, Error> {
+        // Relays poll: look before taking the write lock for nothing.
+        if self.oldest_unrelayed().await?.is_none() {
+            return Ok(Vec::new());
+        }
         self.sequence().await?;
         let sql = &self.procedure.journal;
         let classify = |e| self.classify(e);
-        let (mut transaction, (_, holder, until)) = self.lock_feed().await?;
+        let (mut transaction, (_, holder, until, _)) = self.lock_feed().await?;
         let now = epoch_millis();
         let held_by_another =
             holder.as_deref() != Some(self.instance.as_str()) && until.is_some_and(|t| t > now);
         if held_by_another {
-            return Ok(Vec::new());
+            return release(transaction, classify).await.map(|()| Vec::new());
         }
         sqlx::query(&sql.take_lease)
             .bind(self.instance.as_str())
@@ -265,6 +359,68 @@ impl Journal for SqlOwner {
             .map_err(|e| self.classify(e))?;
         Ok(done.rows_affected())
     }
+    async fn backlog(&self) -> Result<Backlog, Error> {
+        let oldest = self.oldest_unrelayed().await?;
+        let events: i64 = sqlx::query_scalar(&self.procedure.journal.count_unrelayed)
+            .fetch_one(&self.readers)
+            .await
+            .map_err(|e| self.classify(e))?;
+        let age = |written: OffsetDateTime| {
+            let waited = OffsetDateTime::now_utc() - written;
+            Duration::try_from(waited).unwrap_or_default()
+        };
+        Ok(Backlog {
+            events: events as u64,
+            oldest: oldest.map(age),
+        })
+    }
+
+    async fn prune(&self, older_than: Duration, relayed_only: bool) -> Result<u64, Error> {
+        // Only sequenced events can go; without readers or a relay nothing
+        // else would sequence them.
+        self.sequence().await?;
+        let sql = &self.procedure.journal;
+        let classify = |e| self.classify(e);
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = epoch_millis().saturating_sub(age);
+        let (mut transaction, (_, _, _, pruned_through)) = self.lock_feed().await?;
+        let candidates: Vec<(i64, Option<i64>, Option<Text>)> = sqlx::query_as(&sql.prunable)
+            .bind(pruned_through)
+            .bind(PRUNE_LIMIT)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        // Events sequenced before retention existed have no time: old.
+        let expired = |(_, sequenced, relayed): &&(i64, Option<i64>, Option<Text>)| {
+            sequenced.unwrap_or(0) < cutoff && (!relayed_only || relayed.is_some())
+        };
+        let Some((through, _, _)) = candidates.iter().take_while(expired).last() else {
+            return release(transaction, classify).await.map(|()| 0);
+        };
+        let deleted = sqlx::query(&sql.delete_through)
+            .bind(*through)
+            .execute(&mut *transaction)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        sqlx::query(&sql.set_pruned_through)
+            .bind(*through)
+            .execute(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        transaction.commit().await.map_err(classify)?;
+        Ok(deleted)
+    }
+}
+
+/// Ends a transaction that changed nothing. Said explicitly: a dropped
+/// transaction's rollback waits for the connection's next use, and the
+/// feed row's lock with it.
+async fn release(
+    transaction: Transaction<'static, Any>,
+    classify: impl Fn(sqlx::Error) -> Error,
+) -> Result<(), Error> {
+    transaction.rollback().await.map_err(classify)
 }
 
 fn journal_event((position, Text(event)): (i64, Text)) -> Result<JournalEvent, Error> {
@@ -308,6 +464,16 @@ pub(super) mod tests {
         (first, second, registry)
     }
 
+    /// Two instances whose first created customers c-1, c-2 and c-3.
+    async fn three_customers() -> (tempfile::TempDir, SqlOwner, SqlOwner, Registry) {
+        let folder = tempfile::tempdir().expect("a folder");
+        let (first, second, registry) = two_instances(&folder.path().join("g.db")).await;
+        for id in ["c-1", "c-2", "c-3"] {
+            create(&first, &registry, id).await;
+        }
+        (folder, first, second, registry)
+    }
+
     async fn create(owner: &SqlOwner, registry: &Registry, id: &str) {
         owner
             .commit(new_customer(registry, id))
@@ -334,6 +500,19 @@ pub(super) mod tests {
         }
     }
 
+    /// A page of the feed, which must not be expired.
+    async fn page(
+        owner: &SqlOwner,
+        cursor: Option<u64>,
+        contract: Option<&ContractName>,
+        limit: usize,
+    ) -> Vec<JournalEvent> {
+        match owner.changes_after(cursor, contract, limit).await {
+            Ok(Changes::Page { events, .. }) => events,
+            other => panic!("expected a page, got {other:?}"),
+        }
+    }
+
     fn subjects(events: &[JournalEvent]) -> Vec<(u64, String)> {
         events
             .iter()
@@ -348,46 +527,26 @@ pub(super) mod tests {
 
     #[tokio::test]
     async fn the_feed_pages_in_commit_order_and_resumes_without_gaps_or_repeats() {
-        let folder = tempfile::tempdir().expect("a folder");
-        let (first, second, registry) = two_instances(&folder.path().join("g.db")).await;
-        for id in ["c-1", "c-2", "c-3"] {
-            create(&first, &registry, id).await;
-        }
-        let page = first.changes_after(0, None, 2).await.expect("a page");
-        assert_eq!(subjects(&page), [(1, "c-1".into()), (2, "c-2".into())]);
+        let (_folder, first, second, registry) = three_customers().await;
+        let first_page = page(&first, Some(0), None, 2).await;
+        assert_eq!(
+            subjects(&first_page),
+            [(1, "c-1".into()), (2, "c-2".into())]
+        );
         create(&second, &registry, "c-4").await;
         // Another instance reads on from the cursor and sees the rest once.
-        let rest = second.changes_after(2, None, 10).await.expect("the rest");
+        let rest = page(&second, Some(2), None, 10).await;
         assert_eq!(subjects(&rest), [(3, "c-3".into()), (4, "c-4".into())]);
-        assert!(first
-            .changes_after(4, None, 10)
-            .await
-            .expect("none")
-            .is_empty());
+        assert!(page(&first, Some(4), None, 10).await.is_empty());
         let customer = ContractName::parse("customer").expect("a name");
         let order = ContractName::parse("order").expect("a name");
-        assert_eq!(
-            first
-                .changes_after(0, Some(&customer), 10)
-                .await
-                .expect("all")
-                .len(),
-            4
-        );
-        assert!(first
-            .changes_after(0, Some(&order), 10)
-            .await
-            .expect("none")
-            .is_empty());
+        assert_eq!(page(&first, Some(0), Some(&customer), 10).await.len(), 4);
+        assert!(page(&first, Some(0), Some(&order), 10).await.is_empty());
     }
 
     #[tokio::test]
     async fn one_relay_at_a_time_claims_events_in_order_until_it_marks_them() {
-        let folder = tempfile::tempdir().expect("a folder");
-        let (first, second, registry) = two_instances(&folder.path().join("g.db")).await;
-        for id in ["c-1", "c-2", "c-3"] {
-            create(&first, &registry, id).await;
-        }
+        let (_folder, first, second, _) = three_customers().await;
         let claimed = first.claim_unrelayed(2, 60_000).await.expect("claimed");
         assert_eq!(subjects(&claimed), [(1, "c-1".into()), (2, "c-2".into())]);
         // The other instance waits while the lease holds.
@@ -419,8 +578,65 @@ pub(super) mod tests {
             None,
         );
         first.record(&event).await.expect("recorded");
-        let feed = first.changes_after(0, None, 10).await.expect("the feed");
+        let feed = page(&first, None, None, 10).await;
         assert_eq!(subjects(&feed), [(1, "c-9".into())]);
         assert_eq!(feed[0].event["id"], event.id);
+    }
+
+    #[tokio::test]
+    async fn the_backlog_counts_what_waits_for_the_relay_and_how_long_the_oldest_has() {
+        let (_folder, first, _, _) = three_customers().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let waiting = first.backlog().await.expect("a backlog");
+        assert_eq!(waiting.events, 3);
+        let oldest = waiting.oldest.expect("an oldest event");
+        assert!(oldest >= Duration::from_millis(20), "{oldest:?}");
+        first.claim_unrelayed(10, 60_000).await.expect("claimed");
+        first.mark_relayed(&[1, 2]).await.expect("marked");
+        assert_eq!(first.backlog().await.expect("a backlog").events, 1);
+        first.mark_relayed(&[3]).await.expect("marked");
+        let none = Backlog {
+            events: 0,
+            oldest: None,
+        };
+        assert_eq!(first.backlog().await.expect("a backlog"), none);
+    }
+
+    #[tokio::test]
+    async fn retention_deletes_an_old_prefix_and_an_older_cursor_expires() {
+        let (_folder, first, second, registry) = three_customers().await;
+        first.claim_unrelayed(10, 60_000).await.expect("claimed");
+        first.mark_relayed(&[1, 3]).await.expect("marked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Too young to go.
+        let hour = Duration::from_secs(3600);
+        assert_eq!(first.prune(hour, true).await.expect("pruned"), 0);
+        // Old enough, but 2 was not relayed: it and what follows stay.
+        assert_eq!(first.prune(Duration::ZERO, true).await.expect("pruned"), 1);
+        assert_eq!(
+            second.changes_after(Some(0), None, 10).await.expect("read"),
+            Changes::Expired { pruned_through: 1 }
+        );
+        assert_eq!(subjects(&page(&second, Some(1), None, 10).await).len(), 2);
+        // Without a relay nothing waits for one.
+        assert_eq!(first.prune(Duration::ZERO, false).await.expect("pruned"), 2);
+        assert_eq!(
+            first.changes_after(Some(2), None, 10).await.expect("read"),
+            Changes::Expired { pruned_through: 3 }
+        );
+        // Retention sequences what it finds, so it needs no reader.
+        create(&first, &registry, "c-4").await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(first.prune(Duration::ZERO, false).await.expect("pruned"), 1);
+        // No cursor: from the oldest event kept.
+        create(&first, &registry, "c-5").await;
+        match first.changes_after(None, None, 10).await.expect("read") {
+            Changes::Page { after, events } => {
+                assert_eq!(after, 4);
+                assert_eq!(subjects(&events), [(5, "c-5".into())]);
+            }
+            expired => panic!("{expired:?}"),
+        }
+        assert_eq!(subjects(&page(&first, Some(4), None, 10).await).len(), 1);
     }
 }
