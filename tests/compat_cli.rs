@@ -105,3 +105,11 @@ fn lenient_policy_accepts_an_optional_property_on_an_open_model() {
     assert_eq!(run(&[&old, &new]).0, 1);
     assert_eq!(run(&["--policy", "lenient", &old, &new]).0, 0);
 }
+
+#[test]
+fn a_public_schema_recursing_through_a_ref_with_siblings_compares_with_itself() {
+    let file = path("real/bukkit-plugin.schema.json");
+    let (code, out, err) = run(&["--mode", "full", &file, &file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("verdict: compatible"), "{out}");
+}

@@ -55,6 +55,7 @@ pub(super) fn compare(
         found: Vec::new(),
         active: HashSet::new(),
         cache: HashMap::new(),
+        depth: 0,
     };
     let w = walker.root(writer);
     let r = walker.root(reader);
@@ -215,7 +216,18 @@ struct Walker {
     /// Pairs of resolved references being compared, to stop recursion.
     active: HashSet<(String, String)>,
     cache: HashMap<PathBuf, Rc<Doc>>,
+    /// Pairs of subschemas being compared, one inside the other.
+    depth: usize,
 }
+
+/// Nesting past which a comparison gives up with an error. Every recursion
+/// through `$ref`s stops at a pair already being compared, and documents
+/// are at most 128 JSON levels deep (serde_json's limit), so real schemas
+/// stay far below this; it is the backstop that turns a walk that would
+/// still run away into an error naming the schema instead of a stack
+/// overflow that would take the process (and a gateway reloading
+/// contracts) down.
+const MAX_DEPTH: usize = 200;
 
 /// What walking a pair of subschemas returns: the changes go to
 /// `Walker::found`, so only a `$ref` that cannot be followed fails.
@@ -281,6 +293,24 @@ impl Walker {
     }
 
     fn compare(&mut self, w: Node, r: Node) -> WalkResult {
+        if self.depth >= MAX_DEPTH {
+            return Err(Error::new(
+                &r.doc.path,
+                format!(
+                    "comparing {} with {} nests deeper than {MAX_DEPTH} subschemas at {}; the comparison stops here",
+                    w.doc.path.display(),
+                    r.doc.path.display(),
+                    r.location(&[]),
+                ),
+            ));
+        }
+        self.depth += 1;
+        let result = self.compare_nested(w, r);
+        self.depth -= 1;
+        result
+    }
+
+    fn compare_nested(&mut self, w: Node, r: Node) -> WalkResult {
         let (w, w_ref) = self.resolve(w)?;
         let (r, r_ref) = self.resolve(r)?;
         if !(w_ref || r_ref) {

@@ -32,13 +32,21 @@ impl Walker {
                         .collect()
                 })
                 .unwrap_or_default();
-            if siblings.is_empty() || target.doc.path != node.doc.path {
+            if siblings.is_empty() {
                 node = target;
             } else {
+                // The first branch keeps the `$ref` rather than the target
+                // copied in: walking it resolves to the target's own
+                // location, so a recursion through it (a definition that
+                // refers to itself beside siblings) meets a pair already
+                // being compared and stops. A copy would sit at a new,
+                // ever longer pointer on each turn and never stop.
+                let mut reference_only = Map::new();
+                reference_only.insert("$ref".into(), Value::String(reference));
                 let mut combined = Map::new();
                 combined.insert(
                     "allOf".into(),
-                    Value::Array(vec![target.value, Value::Object(siblings)]),
+                    Value::Array(vec![Value::Object(reference_only), Value::Object(siblings)]),
                 );
                 node.value = Value::Object(combined);
             }
