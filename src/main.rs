@@ -43,6 +43,10 @@ enum Command {
         /// The gateway config, whose systems owners must name.
         #[arg(long, env = "CONTRACTGATE_CONFIG")]
         config: Option<PathBuf>,
+        /// Problems as lines for people (`text`) or as GitHub workflow
+        /// annotations (`github`).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Compare schema versions: exit 0 compatible, 1 incompatible, 2 error.
     Compat(CompatArgs),
@@ -74,6 +78,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Github,
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -96,7 +106,11 @@ fn main() -> ExitCode {
                 data,
             },
         ),
-        Command::Check { dir, config } => check(dir, config),
+        Command::Check {
+            dir,
+            config,
+            format,
+        } => check(dir, config, format),
         Command::Compat(args) => Ok(compat(args)),
     };
     result.unwrap_or_else(|error| {
@@ -150,7 +164,11 @@ async fn shutdown_signal() {
     }
 }
 
-fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+fn check(
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+    format: CheckFormat,
+) -> anyhow::Result<ExitCode> {
     let config = Config::load(
         file.as_deref(),
         Overrides {
@@ -170,7 +188,10 @@ fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode
         }
         Err(problems) => {
             for problem in &problems {
-                println!("error: {problem}");
+                match format {
+                    CheckFormat::Text => println!("error: {problem}"),
+                    CheckFormat::Github => println!("{}", annotation(problem)),
+                }
             }
             println!(
                 "{} problem(s) in {}",
@@ -180,6 +201,29 @@ fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// A problem as a GitHub workflow command, `::error file=…,line=…::…`,
+/// escaped as the runner expects; the file relative to the working
+/// directory (the repository root in a workflow).
+fn annotation(problem: &contractgate::contract::Error) -> String {
+    let escape = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let path = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| problem.path.strip_prefix(cwd).ok().map(PathBuf::from))
+        .unwrap_or_else(|| problem.path.clone());
+    let file = escape(&path.display().to_string())
+        .replace(':', "%3A")
+        .replace(',', "%2C");
+    let line = problem
+        .line
+        .map(|line| format!(",line={line}"))
+        .unwrap_or_default();
+    format!("::error file={file}{line}::{}", escape(&problem.message))
 }
 
 /// Reads the versions, checks them and prints the report.

@@ -90,16 +90,21 @@ async fn serve_with_no_config_uses_the_embedded_default() {
     );
 }
 
-#[test]
-fn serve_refuses_a_broken_folder_and_says_why() {
+/// `serve` on a contracts folder it must refuse: exit 1; what it says.
+fn refused_serve(contracts: &Path) -> String {
     let output = binary()
         .args(["serve", "--listen", "127.0.0.1:0", "--contracts"])
-        .arg(broken("key-absent"))
+        .arg(contracts)
         .current_dir(tempfile::tempdir().unwrap().path())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn serve_refuses_a_broken_folder_and_says_why() {
+    let stderr = refused_serve(&broken("key-absent"));
     assert!(
         stderr.contains("the contract's key /uid is not a property of this schema"),
         "{stderr}"
@@ -121,7 +126,7 @@ fn check_passes_the_example_contracts() {
 #[test]
 fn check_names_every_problem_with_its_file() {
     let cases = [
-        ("bad-yaml", "thing/contract.yaml: invalid contract: did not find expected '-' indicator at line 6"),
+        ("bad-yaml", "thing/contract.yaml:6: invalid contract: did not find expected '-' indicator at line 6"),
         ("missing-schema", "thing/v2.schema.json: schema file of version 2 not found"),
         ("not-compiling", "thing/v1.schema.json: the schema does not compile: 12 is not valid under any of the schemas listed in the 'anyOf' keyword (at /type in the schema)"),
         ("not-compiling", "avro/v1.avsc: not a valid Avro schema: Unknown primitive type: strnig"),
@@ -132,6 +137,13 @@ fn check_names_every_problem_with_its_file() {
         ("bad-example", "v1.invalid.actually-fine.json: an invalid example is accepted by v1"),
         ("bad-upgrade", "the upgrade to v2 uses /name, which v1 does not declare"),
         ("bad-upgrade", "map at /n sends two values to 1, so a downgrade cannot tell them apart"),
+        // Judged through the declared rename: the move is no removal, the
+        // lowered maxLength is.
+        ("incompatible-history", "thing/contract.yaml:7: thing v2 cannot read every v1 payload upgraded by the declared steps (compatibility: backward): MAX_LENGTH_DECREASED at #/properties/label/maxLength"),
+        // Found by generated payloads, shrunk to the smallest.
+        ("incompatible-history", "thing: the upgrade from v1 to v2 (v2's steps: rename /name to /label) turns the valid v1 payload {\"id\":\"\",\"name\":\"aaaaaaaaaaa\"} into {\"id\":\"\",\"label\":\"aaaaaaaaaaa\"}, which v2 rejects"),
+        ("bad-step-output", "thing: the upgrade from v1 to v2 (v2's steps: cast /n to integer) turns the valid v1 payload {\"id\":\"\",\"n\":\"\"} into {\"id\":\"\",\"n\":\"\"}, which v2 rejects"),
+        ("bad-step-output", "thing: the downgrade from v2 to v1 (v2's steps: cast /n to integer) turns the valid v2 payload {\"id\":\"\",\"n\":0.0}"),
     ];
     for (case, expected) in cases {
         let (code, text) = check(&broken(case), Path::new(env!("CARGO_MANIFEST_DIR")));
@@ -141,6 +153,41 @@ fn check_names_every_problem_with_its_file() {
             "{case}: expected {expected:?} in\n{text}"
         );
     }
+}
+
+#[test]
+fn check_only_names_the_incompatible_change_and_not_the_rename() {
+    let (_, text) = check(
+        &broken("incompatible-history"),
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
+    assert!(!text.contains("PROPERTY_REMOVED"), "{text}");
+    assert!(text.contains("2 problem(s)"), "{text}");
+}
+
+#[test]
+fn check_prints_github_annotations_with_file_and_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = binary()
+        .args(["check", "--format", "github"])
+        .arg(broken("incompatible-history"))
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.lines().any(|line| line.starts_with(
+            "::error file=tests/data/broken/incompatible-history/thing/contract.yaml,line=7::thing v2 cannot read every v1 payload"
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_folder_whose_history_breaks_its_mode() {
+    let stderr = refused_serve(&broken("incompatible-history"));
+    assert!(stderr.contains("MAX_LENGTH_DECREASED"), "{stderr}");
 }
 
 #[test]

@@ -6,10 +6,12 @@ mod avro_json;
 pub mod compat;
 mod error;
 pub mod evolve;
+mod history;
 mod model;
 mod names;
 pub mod pointer;
 pub mod registry;
+pub mod samples;
 pub mod schema;
 
 pub use error::Error;

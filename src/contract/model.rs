@@ -45,6 +45,8 @@ pub struct ContractVersion {
     pub status: Status,
     /// The compiled schema.
     pub schema: Schema,
+    /// The file it was read from (compat reads it again, with its `$ref`s).
+    pub schema_file: PathBuf,
     /// How a payload of the previous version becomes this one.
     pub upgrade: Vec<Step>,
 }

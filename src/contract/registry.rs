@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::compat::Mode;
 use super::evolve::Step;
+use super::history;
 use super::model::{Concurrency, Contract, ContractVersion, Status};
 use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
@@ -124,8 +125,14 @@ fn load_contract(
     let file_path = dir.join("contract.yaml");
     let text = std::fs::read_to_string(&file_path)
         .map_err(|e| vec![Error::new(&file_path, format!("cannot read the file: {e}"))])?;
-    let file: ContractFile = serde_yaml::from_str(&text)
-        .map_err(|e| vec![Error::new(&file_path, format!("invalid contract: {e}"))])?;
+    let file: ContractFile = serde_yaml::from_str(&text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        vec![Error::at(
+            &file_path,
+            line,
+            format!("invalid contract: {e}"),
+        )]
+    })?;
 
     let mut errors = Vec::new();
     let problem = |message: String| Error::new(&file_path, message);
@@ -202,7 +209,11 @@ fn load_contract(
         versions,
     };
     let mut problems = check_upgrades(&contract, &file_path);
-    problems.extend(check_examples(&contract));
+    let (example_problems, examples) = check_examples(&contract);
+    problems.extend(example_problems);
+    if problems.is_empty() {
+        problems = history::check(&contract, roots, &file_path, &text, &examples);
+    }
     if problems.is_empty() {
         Ok(contract)
     } else {
@@ -235,6 +246,7 @@ fn load_version(
         version: Version::new(declared.version).map_err(|m| Error::new(&schema_file, m))?,
         status: declared.status,
         schema,
+        schema_file: document.path,
         upgrade: declared.upgrade,
     })
 }
@@ -281,11 +293,14 @@ fn check_upgrades(contract: &Contract, file: &Path) -> Vec<Error> {
 }
 
 /// Runs `examples/v{n}.valid.*.json` and `v{n}.invalid.*.json` through their
-/// version, and every valid one up to the stored version and back.
-fn check_examples(contract: &Contract) -> Vec<Error> {
+/// version, and every valid one up to the stored version and back, and
+/// through every hop of the chain; returns the problems and the valid
+/// examples (the seeds of `history`'s generated payloads).
+fn check_examples(contract: &Contract) -> (Vec<Error>, Vec<(Version, Value)>) {
     let folder = contract.folder.join("examples");
+    let mut valid_examples = Vec::new();
     let Ok(entries) = std::fs::read_dir(&folder) else {
-        return Vec::new();
+        return (Vec::new(), valid_examples);
     };
     let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     files.sort();
@@ -322,11 +337,19 @@ fn check_examples(contract: &Contract) -> Vec<Error> {
                 &path,
                 format!("an invalid example is accepted by {version}"),
             )),
-            (true, None) => errors.extend(check_round_trip(contract, version, payload, &path)),
+            (true, None) => {
+                let problem =
+                    check_round_trip(contract, version, payload.clone(), &path).or_else(|| {
+                        let failure = history::walk(contract, version, &payload).err()?;
+                        Some(Error::new(&path, failure.to_string()))
+                    });
+                errors.extend(problem);
+                valid_examples.push((version, payload));
+            }
             (false, Some(_)) => {}
         }
     }
-    errors
+    (errors, valid_examples)
 }
 
 fn check_round_trip(

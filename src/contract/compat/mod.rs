@@ -64,14 +64,16 @@ impl Mode {
         }
     }
 
-    fn transitive(self) -> bool {
+    /// Whether every earlier version is checked, not only the latest.
+    pub fn is_transitive(self) -> bool {
         matches!(
             self,
             Self::BackwardTransitive | Self::ForwardTransitive | Self::FullTransitive
         )
     }
 
-    fn directions(self) -> &'static [Direction] {
+    /// The directions the mode checks.
+    pub fn directions(self) -> &'static [Direction] {
         match self {
             Self::Backward | Self::BackwardTransitive => &[Direction::Backward],
             Self::Forward | Self::ForwardTransitive => &[Direction::Forward],
@@ -245,7 +247,7 @@ pub fn check_history(
     history: &[SchemaVersion],
     new: &SchemaVersion,
 ) -> Result<Report, Error> {
-    let earlier: &[SchemaVersion] = if mode.transitive() {
+    let earlier: &[SchemaVersion] = if mode.is_transitive() {
         history
     } else {
         history.last().map(std::slice::from_ref).unwrap_or_default()
@@ -399,7 +401,7 @@ pub fn render_text(report: &Report) -> String {
         } else {
             "incompatible"
         },
-        mode_name(report.mode),
+        report.mode.name(),
         match report.policy {
             Policy::Strict => "strict",
             Policy::Lenient => "lenient",
@@ -422,15 +424,18 @@ fn direction_name(direction: Direction) -> &'static str {
     }
 }
 
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Backward => "backward",
-        Mode::BackwardTransitive => "backward_transitive",
-        Mode::Forward => "forward",
-        Mode::ForwardTransitive => "forward_transitive",
-        Mode::Full => "full",
-        Mode::FullTransitive => "full_transitive",
-        Mode::None => "none",
+impl Mode {
+    /// The mode as `contract.yaml` and `--mode` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Backward => "backward",
+            Mode::BackwardTransitive => "backward_transitive",
+            Mode::Forward => "forward",
+            Mode::ForwardTransitive => "forward_transitive",
+            Mode::Full => "full",
+            Mode::FullTransitive => "full_transitive",
+            Mode::None => "none",
+        }
     }
 }
 
@@ -459,7 +464,7 @@ mod tests {
         );
         assert_eq!(Mode::ForwardTransitive.directions(), [Direction::Forward]);
         assert!(Mode::None.directions().is_empty());
-        assert!(Mode::BackwardTransitive.transitive() && !Mode::Backward.transitive());
+        assert!(Mode::BackwardTransitive.is_transitive() && !Mode::Backward.is_transitive());
     }
 
     #[test]
