@@ -1,6 +1,8 @@
 //! The `contractgate` binary as a user runs it: `serve` on the embedded
 //! default, `check` on good and broken contract folders.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -37,24 +39,11 @@ impl Drop for Running {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn serve_with_no_config_uses_the_embedded_default() {
     // A fresh working directory holding only `contracts/`, as in the README.
     let work = tempfile::tempdir().unwrap();
-    copy_dir(
+    support::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts"),
         &work.path().join("contracts"),
     );
@@ -203,7 +192,7 @@ fn check_requires_owners_to_be_declared_systems_when_a_config_declares_systems()
     );
     // Without a config file, the embedded default owns everything.
     let work = tempfile::tempdir().unwrap();
-    copy_dir(&case.join("contracts"), &work.path().join("contracts"));
+    support::copy_dir(&case.join("contracts"), &work.path().join("contracts"));
     let (code, text) = check(Path::new("contracts"), work.path());
     assert_eq!(code, 0, "{text}");
 }

@@ -47,6 +47,9 @@ pub struct ContractVersion {
     pub schema: Schema,
     /// The file it was read from (compat reads it again, with its `$ref`s).
     pub schema_file: PathBuf,
+    /// Its canonical schema hash (`contract::canonical`): a published
+    /// version keeps it for ever.
+    pub schema_hash: String,
     /// How a payload of the previous version becomes this one.
     pub upgrade: Vec<Step>,
 }

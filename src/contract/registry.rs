@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::canonical;
 use super::compat::Mode;
 use super::evolve::Step;
 use super::history;
@@ -242,11 +243,13 @@ fn load_version(
             format!("the contract's key {key} is not a property of this schema"),
         ));
     }
+    let schema_hash = canonical::schema_hash(&schema, &document.path, roots)?;
     Ok(ContractVersion {
         version: Version::new(declared.version).map_err(|m| Error::new(&schema_file, m))?,
         status: declared.status,
         schema,
         schema_file: document.path,
+        schema_hash,
         upgrade: declared.upgrade,
     })
 }

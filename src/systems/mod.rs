@@ -20,7 +20,7 @@ use crate::config::SystemConfig;
 use crate::contract::{Contract, ContractName, RecordKey, ValidatedRecord, Version};
 use crate::events::EventType;
 
-pub use journal::{Journal, JournalEvent};
+pub use journal::{ChangedSchema, Journal, JournalEvent, ServedSchema};
 
 /// What an owner failed at, classified once so that retries, statuses and
 /// metrics are decided in one place rather than in every owner.
