@@ -8,7 +8,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
-use contractgate::contract::Registry;
+use contractgate::contract::git::export_folder;
+use contractgate::contract::{LoadOptions, Registry};
 use contractgate::gateway::Gateway;
 
 /// A declarative data-contract gateway.
@@ -50,6 +51,19 @@ enum Command {
     },
     /// Compare schema versions: exit 0 compatible, 1 incompatible, 2 error.
     Compat(CompatArgs),
+    /// Compare the contracts with those at a Git ref (the pull-request
+    /// gate): exit 0 fine, 1 a published version edited in place or
+    /// removed, or a new one incompatible under its mode, 2 error.
+    Diff {
+        /// The Git ref of the published contracts (`origin/main`).
+        #[arg(long)]
+        base: String,
+        /// The contracts folder (default: the config's, else ./contracts).
+        dir: Option<PathBuf>,
+        /// The gateway config, whose systems owners must name.
+        #[arg(long, env = "CONTRACTGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// `contractgate compat [--mode MODE] [--policy P] [--format F] OLD NEW [OLDER…]`
@@ -112,6 +126,7 @@ fn main() -> ExitCode {
             format,
         } => check(dir, config, format),
         Command::Compat(args) => Ok(compat(args)),
+        Command::Diff { base, dir, config } => diff(&base, dir, config),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
@@ -164,18 +179,23 @@ async fn shutdown_signal() {
     }
 }
 
-fn check(
-    dir: Option<PathBuf>,
-    file: Option<PathBuf>,
-    format: CheckFormat,
-) -> anyhow::Result<ExitCode> {
-    let config = Config::load(
+/// The config of a command that reads contracts: `DIR` beats the file's.
+fn contracts_config(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<Config> {
+    Config::load(
         file.as_deref(),
         Overrides {
             contracts: dir,
             ..Overrides::default()
         },
-    )?;
+    )
+}
+
+fn check(
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+    format: CheckFormat,
+) -> anyhow::Result<ExitCode> {
+    let config = contracts_config(dir, file)?;
     match Registry::load(&config.contracts, &config.load_options()) {
         Ok(registry) => {
             let count = registry.contracts().count();
@@ -200,6 +220,55 @@ fn check(
             );
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// Loads the contracts, then those at `base` from Git's objects, and
+/// prints what the change adds and what it breaks.
+fn diff(base: &str, dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = contracts_config(dir, file)?;
+    let head = match Registry::load(&config.contracts, &config.load_options()) {
+        Ok(head) => head,
+        Err(problems) => {
+            for problem in &problems {
+                println!("error: {problem}");
+            }
+            println!(
+                "refused: the contracts in {} do not pass `contractgate check`",
+                config.contracts.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let exported = tempfile::tempdir()?;
+    export_folder(&config.contracts, base, exported.path())?;
+    let published =
+        Registry::load(exported.path(), &LoadOptions::default()).map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!(
+                "the contracts at {base} do not load, so there is nothing to compare with:\n  {}",
+                lines.join("\n  ")
+            )
+        })?;
+    let verdict = contractgate::contract::diff::compare(&published, &head);
+    for added in &verdict.added {
+        println!("added: {added}");
+    }
+    for refused in &verdict.refused {
+        println!("error: {refused}");
+    }
+    if verdict.refused.is_empty() {
+        println!(
+            "compatible with {base}: {} addition(s)",
+            verdict.added.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "refused: {} problem(s) against {base}",
+            verdict.refused.len()
+        );
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -5,8 +5,10 @@
 mod avro_json;
 pub mod canonical;
 pub mod compat;
+pub mod diff;
 mod error;
 pub mod evolve;
+pub mod git;
 mod history;
 mod model;
 mod names;
