@@ -113,3 +113,14 @@ fn a_public_schema_recursing_through_a_ref_with_siblings_compares_with_itself() 
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("verdict: compatible"), "{out}");
 }
+
+#[test]
+fn a_schema_without_dollar_schema_using_draft_7_forms_is_read_as_draft_7_and_says_so() {
+    let file = path("json/draft7-implied.json");
+    let (code, out, err) = run(&[&file, &file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("has no `$schema` and uses `items` as an array: read as draft 7"),
+        "{out}"
+    );
+}

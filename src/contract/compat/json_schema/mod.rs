@@ -24,9 +24,9 @@ use serde_json::Value;
 
 use super::{ChangeKind, Found, Locate, Policy};
 use crate::contract::pointer::push_token;
-use crate::contract::schema::{RefRoots, SchemaDocument};
+use crate::contract::schema::{draft7_form, RefRoots, SchemaDocument};
 use crate::contract::Error;
-use scalars::{ARRAY, NUMBER, OBJECT, STRING};
+use scalars::{admits_nothing, ARRAY, NUMBER, OBJECT, STRING};
 use ChangeKind::*;
 
 /// One side of a comparison: the document and where its `$ref`s may reach.
@@ -70,6 +70,20 @@ struct Doc {
     label: String,
     root: Value,
     roots: RefRoots,
+    /// Read as draft 7 (by `$schema`, or implied by its forms): a `$ref`'s
+    /// sibling keywords are then ignored, as a draft 7 validator does.
+    draft7: bool,
+}
+
+/// Whether a document is read as draft 7: its `$schema` says so, or it has
+/// none and `otherwise` holds.
+fn is_draft7(root: &Value, otherwise: bool) -> bool {
+    match root.get("$schema").and_then(Value::as_str) {
+        Some(uri) => ["draft-07", "draft-06", "draft-04"]
+            .iter()
+            .any(|d| uri.contains(d)),
+        None => otherwise,
+    }
 }
 
 /// A subschema and where it sits.
@@ -240,6 +254,10 @@ impl Walker {
             label: String::new(),
             root: input.document.raw.clone(),
             roots: input.roots.clone(),
+            draft7: is_draft7(
+                &input.document.raw,
+                draft7_form(&input.document.raw).is_some(),
+            ),
         });
         Node {
             value: doc.root.clone(),
@@ -330,7 +348,12 @@ impl Walker {
     }
 
     fn compare_resolved(&mut self, w: &Node, r: &Node) -> WalkResult {
-        if w.is_false() || is_empty_schema(&r.value) && !w.value.is_object() {
+        let (w, r) = (&self.fold(w, r, true)?, &self.fold(r, w, false)?);
+        if w.is_false() || admits_nothing(&w.value) {
+            // No old data at all: any reader reads it.
+            return Ok(());
+        }
+        if is_empty_schema(&r.value) && !w.value.is_object() {
             // Nothing old to read, or a reader that accepts anything.
             return Ok(());
         }
