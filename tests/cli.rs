@@ -155,6 +155,26 @@ fn check_only_names_the_incompatible_change_and_not_the_rename() {
 }
 
 #[test]
+fn check_downgrades_payloads_only_when_the_mode_promises_forward_compatibility() {
+    // Under `full` a v2 payload v1 cannot hold is a defect; under
+    // `backward` it is refused when read at v1, not a defect.
+    let work = tempfile::tempdir().unwrap();
+    support::copy_dir(&broken("bad-step-output"), work.path());
+    let (_, full) = check(work.path(), work.path());
+    assert!(full.contains("the downgrade from v2 to v1"), "{full}");
+    let yaml = work.path().join("thing/contract.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(
+        &yaml,
+        text.replace("compatibility: full", "compatibility: backward"),
+    )
+    .unwrap();
+    let (_, backward) = check(work.path(), work.path());
+    assert!(backward.contains("the upgrade from v1 to v2"), "{backward}");
+    assert!(!backward.contains("downgrade"), "{backward}");
+}
+
+#[test]
 fn check_prints_github_annotations_with_file_and_line() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = binary()

@@ -8,9 +8,10 @@
 //!    removal. `transform` says why that is sound.
 //! 2. Payloads of every version — its valid examples blended with payloads
 //!    generated from its schema — run hop by hop up to the latest version
-//!    and down to the first, each hop's result validated against the
-//!    version it reaches: every reader of that version may be handed it.
-//!    The first failure is shrunk to the smallest payload that still fails.
+//!    (and down to the first when the mode is forward or full), each hop's
+//!    result validated against the version it reaches: every reader of that
+//!    version may be handed it. The first failure is shrunk to the smallest
+//!    payload that still fails.
 
 mod transform;
 
@@ -196,9 +197,13 @@ impl std::fmt::Display for HopFailure {
     }
 }
 
-/// Runs a payload valid at `start` up to the latest version and down to the
-/// first, one hop at a time, validating each result. A payload `start`
-/// rejects is no payload of it and passes.
+/// Runs a payload valid at `start` up to the latest version, one hop at a
+/// time, validating each result; and down to the first when the contract's
+/// mode promises that older versions read newer data (forward, full).
+/// Under a backward mode a newer payload an older version cannot hold is
+/// not a defect: reading it there is refused at run time, never answered
+/// in a wrong shape. A payload `start` rejects is no payload of it and
+/// passes.
 pub(super) fn walk(
     contract: &Contract,
     start: Version,
@@ -213,9 +218,17 @@ pub(super) fn walk(
     let normalized = first.schema.normalize(payload.clone());
     let index = start.number() as usize - 1;
     let versions = contract.versions();
-    let up = versions[index + 1..].iter();
-    let down = versions[..index].iter().rev();
-    for chain in [up.collect::<Vec<_>>(), down.collect()] {
+    let up = versions[index + 1..].iter().collect();
+    let down = if contract
+        .compatibility
+        .directions()
+        .contains(&Direction::Forward)
+    {
+        versions[..index].iter().rev().collect()
+    } else {
+        Vec::new()
+    };
+    for chain in [up, down] {
         let mut current = normalized.clone();
         let mut from = start;
         for target in chain {
@@ -257,7 +270,7 @@ fn describe(step: &Step) -> String {
     match step {
         Step::Rename { from, to } => format!("rename {from} to {to}"),
         Step::Default { path, value } => format!("default {path} = {value}"),
-        Step::Remove { path } => format!("remove {path}"),
+        Step::Remove { path, .. } => format!("remove {path}"),
         Step::Cast { path, to, .. } => {
             format!("cast {path} to {}", format!("{to:?}").to_lowercase())
         }

@@ -73,9 +73,8 @@ fn json_step(root: &mut Value, step: &Step, way: Way) -> Option<()> {
         (Step::Rename { from, to }, Way::Upgrade) => rename(root, from, to),
         (Step::Rename { from, to }, Way::Downgrade) => rename(root, to, from),
         (Step::Default { path, value }, Way::Upgrade) => default(root, path, value),
-        (Step::Default { path, .. }, Way::Downgrade) | (Step::Remove { path }, Way::Upgrade) => {
-            remove(root, path)
-        }
+        (Step::Default { path, .. }, Way::Downgrade)
+        | (Step::Remove { path, .. }, Way::Upgrade) => remove(root, path),
         // A downgrade cannot bring back what was removed: the payload is
         // left as it is.
         (Step::Remove { .. }, Way::Downgrade) => Some(()),
@@ -315,7 +314,7 @@ fn avro_step(root: &mut Value, step: &Step, way: Way) -> Option<()> {
     match (step, way) {
         (Step::Rename { from, to }, Way::Upgrade) => avro_rename(root, from, to),
         (Step::Rename { from, to }, Way::Downgrade) => avro_rename(root, to, from),
-        (Step::Remove { path }, Way::Upgrade) => {
+        (Step::Remove { path, .. }, Way::Upgrade) => {
             let (fields, name) = avro_fields(root, path)?;
             fields.retain(|f| f.get("name").and_then(Value::as_str) != Some(name.as_str()));
             Some(())
