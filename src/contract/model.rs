@@ -43,10 +43,11 @@ pub struct ContractVersion {
     pub version: Version,
     /// Whether it is still written to.
     pub status: Status,
+    /// The schema file, as `contract.yaml` names it below the contract's
+    /// folder.
+    pub schema_file: PathBuf,
     /// The compiled schema.
     pub schema: Schema,
-    /// The file it was read from (compat reads it again, with its `$ref`s).
-    pub schema_file: PathBuf,
     /// Its canonical schema hash (`contract::canonical`): a published
     /// version keeps it for ever.
     pub schema_hash: String,

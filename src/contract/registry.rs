@@ -247,8 +247,8 @@ fn load_version(
     Ok(ContractVersion {
         version: Version::new(declared.version).map_err(|m| Error::new(&schema_file, m))?,
         status: declared.status,
+        schema_file: declared.schema,
         schema,
-        schema_file: document.path,
         schema_hash,
         upgrade: declared.upgrade,
     })

@@ -16,7 +16,7 @@
 mod transform;
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -136,7 +136,7 @@ fn judge(
     }
     let version = |v: &ContractVersion, raw: Value| {
         let document = SchemaDocument {
-            path: v.schema_file.clone(),
+            path: schema_path(contract, v)?,
             format,
             raw,
         };
@@ -153,6 +153,13 @@ fn judge(
         ),
     };
     compare(&old, &new, direction, Policy::Strict).map(Some)
+}
+
+/// Where a version's schema file is, absolute (its `$ref`s resolve from it).
+fn schema_path(contract: &Contract, version: &ContractVersion) -> Result<PathBuf, Error> {
+    let path = contract.folder.join(&version.schema_file);
+    std::path::absolute(&path)
+        .map_err(|e| Error::new(&path, format!("cannot resolve the path: {e}")))
 }
 
 /// A payload that a hop of the chain turned into an invalid one.
@@ -403,7 +410,7 @@ mod tests {
         let raw = |v: &ContractVersion| {
             SchemaVersion::compile(
                 SchemaDocument {
-                    path: v.schema_file.clone(),
+                    path: schema_path(customer, v).unwrap(),
                     format: v.schema.format(),
                     raw: v.schema.raw().clone(),
                 },
