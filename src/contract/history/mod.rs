@@ -399,9 +399,7 @@ mod tests {
         let registry = crate::contract::Registry::load(&folder, &Default::default()).unwrap();
         let customer = registry.get("customer").unwrap();
         let roots = RefRoots::folder(&folder).unwrap();
-        let [v1, v2] = customer.versions() else {
-            panic!("customer has two versions")
-        };
+        let (v1, v2) = (&customer.versions()[0], &customer.versions()[1]);
         let changes = judge(customer, &roots, v1, v2, Direction::Backward)
             .unwrap()
             .expect("both steps have a schema form");
