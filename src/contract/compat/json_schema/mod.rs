@@ -26,7 +26,7 @@ use super::{ChangeKind, Found, Locate, Policy};
 use crate::contract::pointer::push_token;
 use crate::contract::schema::{draft7_form, RefRoots, SchemaDocument};
 use crate::contract::Error;
-use scalars::{admits_nothing, ARRAY, NUMBER, OBJECT, STRING};
+use scalars::{admits_nothing, reads_every_value, ARRAY, NUMBER, OBJECT, STRING};
 use ChangeKind::*;
 
 /// One side of a comparison: the document and where its `$ref`s may reach.
@@ -364,6 +364,24 @@ impl Walker {
         if !w.value.is_object() || !r.value.is_object() {
             return Ok(());
         }
+        if reads_every_value(w, r) {
+            // Old data is one of a few values and the new schema takes
+            // each: what the keywords say changed stands, but nothing of
+            // it can reject old data.
+            let saved = std::mem::take(&mut self.found);
+            let result = self.compare_keywords(w, r);
+            let found = std::mem::replace(&mut self.found, saved);
+            result?;
+            let policy = self.policy;
+            self.found
+                .extend(found.into_iter().filter(|f| f.kind.is_compatible(policy)));
+            return Ok(());
+        }
+        self.compare_keywords(w, r)
+    }
+
+    /// Compares two object schemas keyword by keyword.
+    fn compare_keywords(&mut self, w: &Node, r: &Node) -> WalkResult {
         self.annotations(w, r);
         let old_types = self.types(w, r);
         self.values(w, r);

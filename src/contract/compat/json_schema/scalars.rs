@@ -143,6 +143,43 @@ fn requires_forbidden(map: &serde_json::Map<String, Value>) -> bool {
         })
 }
 
+/// Whether the reader accepts every value a finite old schema (`enum`,
+/// `const`) allows, asked of the validator itself (formats asserted, as
+/// the gateway does): then every old instance is read, whatever else
+/// changed. A reader with a `$ref` is left to the keyword comparison, as
+/// the fragment's references would resolve against nothing.
+pub(super) fn reads_every_value(w: &Node, r: &Node) -> bool {
+    let Some(values) = allowed_values(w) else {
+        return false;
+    };
+    if mentions_ref(&r.value) {
+        return false;
+    }
+    let draft = if r.doc.draft7 {
+        jsonschema::Draft::Draft7
+    } else {
+        jsonschema::Draft::Draft202012
+    };
+    jsonschema::options()
+        .with_draft(draft)
+        .should_validate_formats(true)
+        .build(&r.value)
+        .is_ok_and(|reader| values.iter().all(|value| reader.is_valid(value)))
+}
+
+fn mentions_ref(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            ["$ref", "$dynamicRef", "$recursiveRef"]
+                .iter()
+                .any(|k| map.contains_key(*k))
+                || map.values().any(mentions_ref)
+        }
+        Value::Array(items) => items.iter().any(mentions_ref),
+        _ => false,
+    }
+}
+
 /// The values of `enum` or `const`, if either is present.
 fn allowed_values(node: &Node) -> Option<Vec<Value>> {
     let mut values: Option<Vec<Value>> = node.array("enum").cloned();
