@@ -145,7 +145,7 @@ impl Walker {
                 let clash = siblings
                     .iter()
                     .any(|(k, v)| !super::is_annotation(k) && own.get(k).is_some_and(|o| o != v));
-                if clash && !writer {
+                if clash && !writer || entangled(&siblings, own) {
                     return Ok(node.clone());
                 }
                 let mut merged = own.clone();
@@ -311,7 +311,7 @@ impl Walker {
         let (Some(siblings), Some(own)) = (w.value.as_object(), branch.value.as_object()) else {
             return Ok(branch);
         };
-        if branch.doc.path != w.doc.path {
+        if branch.doc.path != w.doc.path || entangled(siblings, own) {
             return Ok(branch);
         }
         let mut merged: Map<String, Value> = own.clone();
@@ -393,6 +393,37 @@ impl Walker {
             _ => Ok(false),
         }
     }
+}
+
+/// Keywords that read each other within one schema object: moved into
+/// another object beside the rest of their group, they would mean more or
+/// less than before (`additionalProperties` beside new `properties`, a
+/// `then` beside an `if`).
+const GROUPS: [&[&str]; 5] = [
+    &[
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "unevaluatedProperties",
+    ],
+    &[
+        "prefixItems",
+        "items",
+        "additionalItems",
+        "unevaluatedItems",
+    ],
+    &["if", "then", "else"],
+    &["contains", "minContains", "maxContains"],
+    &["$ref", "$dynamicRef"],
+];
+
+/// Whether merging the two objects would put keywords of one group, each
+/// side holding some, into one object.
+fn entangled(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    GROUPS.iter().any(|group| {
+        let holds = |m: &Map<String, Value>| group.iter().any(|k| m.contains_key(*k));
+        holds(a) && holds(b)
+    })
 }
 
 fn is_annotation_kind(kind: ChangeKind) -> bool {
@@ -500,6 +531,21 @@ mod tests {
         let old = json!({"allOf": [{"type": "string"}]});
         let new = json!({"allOf": [{"type": "string"}, {"minLength": 1}]});
         assert_eq!(changes(old, new), one(PRODUCT_TYPE_EXTENDED, "#/allOf"));
+    }
+
+    #[test]
+    fn keywords_that_read_each_other_are_not_merged_apart() {
+        // Folded, `additionalProperties: false` would meet the branch's
+        // `properties` and admit `a`; the reader truly refuses every property.
+        let reader = json!({"allOf": [{"properties": {"a": {}}}], "additionalProperties": false});
+        let old = json!({"type": "object", "properties": {"a": {}}, "additionalProperties": false});
+        assert!(changes(old, reader)
+            .iter()
+            .any(|(kind, _)| !kind.is_compatible(crate::contract::compat::Policy::Strict)));
+        let conditional = serde_json::Map::from_iter([("if".to_owned(), json!(true))]);
+        let then = serde_json::Map::from_iter([("then".to_owned(), json!(false))]);
+        assert!(entangled(&conditional, &then));
+        assert!(!entangled(&conditional, &serde_json::Map::new()));
     }
 
     #[test]
