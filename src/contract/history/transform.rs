@@ -200,8 +200,20 @@ fn take_property(root: &mut Value, path: &JsonPointer) -> Option<(Value, bool)> 
 }
 
 fn rename(root: &mut Value, from: &JsonPointer, to: &JsonPointer) -> Option<()> {
-    let (schema, required) = take_property(root, from)?;
+    let (moved, required) = take_property(root, from)?;
     let (object, name) = parent_of(root, to)?;
+    // A value always moved replaces whatever was there; one that may be
+    // absent leaves what the target place could already hold.
+    let existing = match object.get("properties").and_then(|p| p.get(&name)) {
+        Some(schema) => schema.clone(),
+        None if is_closed(object) => Value::Bool(false),
+        None => additional(object),
+    };
+    let schema = if required || existing == Value::Bool(false) {
+        moved
+    } else {
+        json!({"anyOf": [moved, existing]})
+    };
     properties(object)?.insert(name.clone(), schema);
     if required {
         required_add(object, &name);
@@ -390,6 +402,17 @@ mod tests {
     }
 
     #[test]
+    fn an_optional_value_moved_into_an_open_place_may_find_what_was_there() {
+        let old = json!({"properties": {"a": {"type": "string"}}});
+        let new = upgraded(old, "- rename: { from: /a, to: /b }").unwrap();
+        assert_eq!(
+            new["properties"]["b"],
+            json!({"anyOf": [{"type": "string"}, true]})
+        );
+        assert_eq!(new["properties"].get("a"), None);
+    }
+
+    #[test]
     fn default_makes_the_property_required_with_the_old_schema_or_the_default() {
         let closed =
             json!({"additionalProperties": false, "properties": {"a": {"type": "string"}}});
@@ -457,9 +480,10 @@ mod tests {
             Way::Downgrade,
         )
         .unwrap();
+        // The address model is open: `post` may already have held anything.
         assert_eq!(
             old["properties"]["address"]["properties"],
-            json!({"post": {"type": "string"}})
+            json!({"post": {"anyOf": [{"type": "string"}, true]}})
         );
         assert_eq!(old["properties"]["tier"], json!(false));
         assert_eq!(old["required"], json!([]));
