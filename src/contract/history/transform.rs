@@ -25,10 +25,11 @@
 //!   schema enumerates its values, else the mapped values or the old schema.
 //!
 //! A step this module cannot place (a path through a `$ref` to another
-//! file, an array, a combinator; an Avro step other than `rename` and
-//! `remove`; a step kind it does not know) makes the whole transform
-//! `None`: `check` then judges that pair by running generated payloads
-//! through the real steps only, never by a guessed schema.
+//! file, an array, a combinator; a write that may create its parent
+//! objects; an Avro step other than `rename` and `remove`; a step kind it
+//! does not know) makes the whole transform `None`: `check` then judges
+//! that pair by running generated payloads through the real steps only,
+//! never by a guessed schema.
 
 use serde_json::{json, Map, Value};
 
@@ -199,7 +200,20 @@ fn take_property(root: &mut Value, path: &JsonPointer) -> Option<(Value, bool)> 
     Some((schema, required))
 }
 
+/// Whether writing at `path` may create objects on the way (a step sets
+/// missing parents): the schema would then have to say that a parent
+/// object appears holding only this property, which it cannot.
+fn creates_parents(path: &JsonPointer, beside: Option<&JsonPointer>) -> bool {
+    let parents = |p: &JsonPointer| p.segments().split_last().map(|(_, rest)| rest.to_vec());
+    let own = parents(path).unwrap_or_default();
+    // Beside a value that was there, the parents exist.
+    !own.is_empty() && beside.is_none_or(|other| parents(other).unwrap_or_default() != own)
+}
+
 fn rename(root: &mut Value, from: &JsonPointer, to: &JsonPointer) -> Option<()> {
+    if creates_parents(to, Some(from)) {
+        return None;
+    }
     let (moved, required) = take_property(root, from)?;
     let (object, name) = parent_of(root, to)?;
     // A value always moved replaces whatever was there; one that may be
@@ -222,6 +236,9 @@ fn rename(root: &mut Value, from: &JsonPointer, to: &JsonPointer) -> Option<()> 
 }
 
 fn default(root: &mut Value, path: &JsonPointer, value: &Value) -> Option<()> {
+    if creates_parents(path, None) {
+        return None;
+    }
     let (object, name) = parent_of(root, path)?;
     let was_required = object
         .get("required")
@@ -487,6 +504,15 @@ mod tests {
         );
         assert_eq!(old["properties"]["tier"], json!(false));
         assert_eq!(old["required"], json!([]));
+    }
+
+    #[test]
+    fn a_step_that_may_create_a_parent_object_has_no_schema_form() {
+        let old = json!({"properties": {"a": {"properties": {"x": {}}}, "b": {}}});
+        assert!(upgraded(old.clone(), "- default: { path: /a/y, value: 1 }").is_none());
+        assert!(upgraded(old.clone(), "- rename: { from: /b, to: /a/b }").is_none());
+        // Beside the value it moves, the parent is there.
+        assert!(upgraded(old, "- rename: { from: /a/x, to: /a/z }").is_some());
     }
 
     #[test]
