@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::contract::{Contract, ContractName, Registry, Status, Version};
-use crate::systems::{self, Journal, System, Systems};
+use crate::systems::{self, Journal, ServedSchema, System, Systems};
 use crate::write::{Error, IdempotencyKeys};
 
 /// The gateway: the current contracts, the systems and the limits. The
@@ -44,6 +44,54 @@ pub struct Target {
     pub deprecated: bool,
     /// Where its records and change events go.
     pub(crate) system: System,
+}
+
+/// Records every version's schema hash in the journal of its contract's
+/// owner, and refuses to start when a version was served before under
+/// another schema: a published version is immutable, and records stored
+/// under the old meaning would be read under the new one.
+async fn pin_schemas(
+    registry: &Registry,
+    bindings: &HashMap<ContractName, System>,
+) -> anyhow::Result<()> {
+    let mut changed = Vec::new();
+    for contract in registry.contracts() {
+        let Some(system) = bindings.get(&contract.name) else {
+            continue;
+        };
+        let served: Vec<ServedSchema> = contract
+            .versions()
+            .iter()
+            .map(|v| ServedSchema {
+                contract: contract.name.clone(),
+                version: v.version.number(),
+                hash: v.schema_hash.clone(),
+            })
+            .collect();
+        let found = system.journal.pin_schemas(&served).await.with_context(|| {
+            format!(
+                "cannot record the schema hashes of contract `{}`",
+                contract.name
+            )
+        })?;
+        changed.extend(found);
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = changed
+        .iter()
+        .map(|c| {
+            format!(
+                "contract `{}` v{}: its schema is {} but v{} was served as {}",
+                c.contract, c.version, c.offered, c.version, c.recorded
+            )
+        })
+        .collect();
+    anyhow::bail!(
+        "published versions changed in place (a version is immutable: publish the change as a new version):\n  {}",
+        lines.join("\n  ")
+    )
 }
 
 impl Gateway {
@@ -85,6 +133,7 @@ impl Gateway {
                 .await
                 .with_context(|| format!("cannot prepare the contracts owned by `{name}`"))?;
         }
+        pin_schemas(&registry, &bindings).await?;
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(Snapshot {
                 registry: Arc::new(registry),

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
+use contractgate::contract::git::export_folder;
+use contractgate::contract::LoadOptions;
 use contractgate::contract::{Contract, Registry, Status, Version};
 use contractgate::events::Background;
 use contractgate::gateway::Gateway;
@@ -54,6 +56,10 @@ enum Command {
         /// The gateway config, whose systems owners must name.
         #[arg(long, env = "CONTRACTGATE_CONFIG")]
         config: Option<PathBuf>,
+        /// Problems as lines for people (`text`) or as GitHub workflow
+        /// annotations (`github`).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Compare schema versions: exit 0 compatible, 1 incompatible, 2 error.
     Compat(CompatArgs),
@@ -69,6 +75,19 @@ enum Command {
         /// The contracts folder (default: the config's, else ./contracts).
         #[arg(long, env = "CONTRACTGATE_CONTRACTS")]
         contracts: Option<PathBuf>,
+    },
+    /// Compare the contracts with those at a Git ref (the pull-request
+    /// gate): exit 0 fine, 1 a published version edited in place or
+    /// removed, or a new one incompatible under its mode, 2 error.
+    Diff {
+        /// The Git ref of the published contracts (`origin/main`).
+        #[arg(long)]
+        base: String,
+        /// The contracts folder (default: the config's, else ./contracts).
+        dir: Option<PathBuf>,
+        /// The gateway config, whose systems owners must name.
+        #[arg(long, env = "CONTRACTGATE_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -98,6 +117,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Github,
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -123,8 +148,13 @@ fn main() -> ExitCode {
             insecure,
         ),
         Command::HashKey => hash_key(),
-        Command::Check { dir, config } => check(dir, config),
+        Command::Check {
+            dir,
+            config,
+            format,
+        } => check(dir, config, format),
         Command::Compat(args) => Ok(compat(args)),
+        Command::Diff { base, dir, config } => diff(&base, dir, config),
         Command::Validate {
             contract,
             version,
@@ -207,14 +237,23 @@ fn hash_key() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let config = Config::load(
+/// The config of a command that reads contracts: `DIR` beats the file's.
+fn contracts_config(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<Config> {
+    Config::load(
         file.as_deref(),
         Overrides {
             contracts: dir,
             ..Overrides::default()
         },
-    )?;
+    )
+}
+
+fn check(
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+    format: CheckFormat,
+) -> anyhow::Result<ExitCode> {
+    let config = contracts_config(dir, file)?;
     match Registry::load(&config.contracts, &config.load_options()) {
         Ok(registry) => {
             let count = registry.contracts().count();
@@ -227,7 +266,10 @@ fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode
         }
         Err(problems) => {
             for problem in &problems {
-                println!("error: {problem}");
+                match format {
+                    CheckFormat::Text => println!("error: {problem}"),
+                    CheckFormat::Github => println!("{}", annotation(problem)),
+                }
             }
             println!(
                 "{} problem(s) in {}",
@@ -320,6 +362,78 @@ fn payloads(text: &str) -> Vec<Result<Value, String>> {
             serde_json::from_str(line).map_err(|e| format!("line {}: not JSON: {e}", index + 1))
         })
         .collect()
+}
+
+/// Loads the contracts, then those at `base` from Git's objects, and
+/// prints what the change adds and what it breaks.
+fn diff(base: &str, dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = contracts_config(dir, file)?;
+    let head = match Registry::load(&config.contracts, &config.load_options()) {
+        Ok(head) => head,
+        Err(problems) => {
+            for problem in &problems {
+                println!("error: {problem}");
+            }
+            println!(
+                "refused: the contracts in {} do not pass `contractgate check`",
+                config.contracts.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let exported = tempfile::tempdir()?;
+    export_folder(&config.contracts, base, exported.path())?;
+    let published =
+        Registry::load(exported.path(), &LoadOptions::default()).map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!(
+                "the contracts at {base} do not load, so there is nothing to compare with:\n  {}",
+                lines.join("\n  ")
+            )
+        })?;
+    let verdict = contractgate::contract::diff::compare(&published, &head);
+    for added in &verdict.added {
+        println!("added: {added}");
+    }
+    for refused in &verdict.refused {
+        println!("error: {refused}");
+    }
+    if verdict.refused.is_empty() {
+        println!(
+            "compatible with {base}: {} addition(s)",
+            verdict.added.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "refused: {} problem(s) against {base}",
+            verdict.refused.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// A problem as a GitHub workflow command, `::error file=…,line=…::…`,
+/// escaped as the runner expects; the file relative to the working
+/// directory (the repository root in a workflow).
+fn annotation(problem: &contractgate::contract::Error) -> String {
+    let escape = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let path = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| problem.path.strip_prefix(cwd).ok().map(PathBuf::from))
+        .unwrap_or_else(|| problem.path.clone());
+    let file = escape(&path.display().to_string())
+        .replace(':', "%3A")
+        .replace(',', "%2C");
+    let line = problem
+        .line
+        .map(|line| format!(",line={line}"))
+        .unwrap_or_default();
+    format!("::error file={file}{line}::{}", escape(&problem.message))
 }
 
 /// Reads the versions, checks them and prints the report.

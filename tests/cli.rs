@@ -1,6 +1,8 @@
 //! The `contractgate` binary as a user runs it: `serve` on the embedded
 //! default, `check` on good and broken contract folders.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -57,24 +59,11 @@ fn start(command: &mut Command) -> (Running, String) {
     (running, address)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn serve_with_no_config_uses_the_embedded_default() {
     // A fresh working directory holding only `contracts/`, as in the README.
     let work = tempfile::tempdir().unwrap();
-    copy_dir(
+    support::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts"),
         &work.path().join("contracts"),
     );
@@ -99,16 +88,21 @@ async fn serve_with_no_config_uses_the_embedded_default() {
     );
 }
 
-#[test]
-fn serve_refuses_a_broken_folder_and_says_why() {
+/// `serve` on a contracts folder it must refuse: exit 1; what it says.
+fn refused_serve(contracts: &Path) -> String {
     let output = binary()
         .args(["serve", "--listen", "127.0.0.1:0", "--contracts"])
-        .arg(broken("key-absent"))
+        .arg(contracts)
         .current_dir(tempfile::tempdir().unwrap().path())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn serve_refuses_a_broken_folder_and_says_why() {
+    let stderr = refused_serve(&broken("key-absent"));
     assert!(
         stderr.contains("the contract's key /uid is not a property of this schema"),
         "{stderr}"
@@ -130,7 +124,7 @@ fn check_passes_the_example_contracts() {
 #[test]
 fn check_names_every_problem_with_its_file() {
     let cases = [
-        ("bad-yaml", "thing/contract.yaml: invalid contract: did not find expected '-' indicator at line 6"),
+        ("bad-yaml", "thing/contract.yaml:6: invalid contract: did not find expected '-' indicator at line 6"),
         ("missing-schema", "thing/v2.schema.json: schema file of version 2 not found"),
         ("not-compiling", "thing/v1.schema.json: the schema does not compile: 12 is not valid under any of the schemas listed in the 'anyOf' keyword (at /type in the schema)"),
         ("not-compiling", "avro/v1.avsc: not a valid Avro schema: Unknown primitive type: strnig"),
@@ -149,6 +143,14 @@ fn check_names_every_problem_with_its_file() {
         ("bad-downgrade", "thing/contract.yaml: the downgrade from v2 writes /nope, which v1 does not declare"),
         ("bad-columns", "nokey/contract.yaml: `columns` maps no column to the key /id"),
         ("bad-columns", "undeclared/contract.yaml: column `nickname` holds /nickname, which v1 does not declare"),
+        ("bad-upgrade", "map at /n sends two values to 1, so a downgrade cannot tell them apart"),
+        // Judged through the declared rename: the move is no removal, the
+        // lowered maxLength is.
+        ("incompatible-history", "thing/contract.yaml:7: thing v2 cannot read every v1 payload upgraded by the declared steps (compatibility: backward): MAX_LENGTH_DECREASED at #/properties/label/maxLength"),
+        // Found by generated payloads, shrunk to the smallest.
+        ("incompatible-history", "thing: the upgrade from v1 to v2 (v2's steps: rename /name to /label) turns the valid v1 payload {\"id\":\"\",\"name\":\"aaaaaaaaaaa\"} into {\"id\":\"\",\"label\":\"aaaaaaaaaaa\"}, which v2 rejects"),
+        ("bad-step-output", "thing: the upgrade from v1 to v2 (v2's steps: cast /n to integer) turns the valid v1 payload {\"id\":\"\",\"n\":\"\"} into {\"id\":\"\",\"n\":\"\"}, which v2 rejects"),
+        ("bad-step-output", "thing: the downgrade from v2 to v1 (v2's steps: cast /n to integer) turns the valid v2 payload {\"id\":\"\",\"n\":0.0}"),
     ];
     for (case, expected) in cases {
         let (code, text) = check(&broken(case), Path::new(env!("CARGO_MANIFEST_DIR")));
@@ -221,6 +223,61 @@ fn validate_checks_payload_files_offline_as_a_write_would() {
 }
 
 #[test]
+fn check_only_names_the_incompatible_change_and_not_the_rename() {
+    let (_, text) = check(
+        &broken("incompatible-history"),
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
+    assert!(!text.contains("PROPERTY_REMOVED"), "{text}");
+    assert!(text.contains("2 problem(s)"), "{text}");
+}
+
+#[test]
+fn check_downgrades_payloads_only_when_the_mode_promises_forward_compatibility() {
+    // Under `full` a v2 payload v1 cannot hold is a defect; under
+    // `backward` it is refused when read at v1, not a defect.
+    let work = tempfile::tempdir().unwrap();
+    support::copy_dir(&broken("bad-step-output"), work.path());
+    let (_, full) = check(work.path(), work.path());
+    assert!(full.contains("the downgrade from v2 to v1"), "{full}");
+    let yaml = work.path().join("thing/contract.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(
+        &yaml,
+        text.replace("compatibility: full", "compatibility: backward"),
+    )
+    .unwrap();
+    let (_, backward) = check(work.path(), work.path());
+    assert!(backward.contains("the upgrade from v1 to v2"), "{backward}");
+    assert!(!backward.contains("downgrade"), "{backward}");
+}
+
+#[test]
+fn check_prints_github_annotations_with_file_and_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = binary()
+        .args(["check", "--format", "github"])
+        .arg(broken("incompatible-history"))
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.lines().any(|line| line.starts_with(
+            "::error file=tests/data/broken/incompatible-history/thing/contract.yaml,line=7::thing v2 cannot read every v1 payload"
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_folder_whose_history_breaks_its_mode() {
+    let stderr = refused_serve(&broken("incompatible-history"));
+    assert!(stderr.contains("MAX_LENGTH_DECREASED"), "{stderr}");
+}
+
+#[test]
 fn check_requires_owners_to_be_declared_systems_when_a_config_declares_systems() {
     let case = broken("undeclared-owner");
     let (code, text) = check(Path::new("contracts"), &case);
@@ -233,7 +290,7 @@ fn check_requires_owners_to_be_declared_systems_when_a_config_declares_systems()
     );
     // Without a config file, the embedded default owns everything.
     let work = tempfile::tempdir().unwrap();
-    copy_dir(&case.join("contracts"), &work.path().join("contracts"));
+    support::copy_dir(&case.join("contracts"), &work.path().join("contracts"));
     let (code, text) = check(Path::new("contracts"), work.path());
     assert_eq!(code, 0, "{text}");
 }

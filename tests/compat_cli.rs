@@ -105,3 +105,22 @@ fn lenient_policy_accepts_an_optional_property_on_an_open_model() {
     assert_eq!(run(&[&old, &new]).0, 1);
     assert_eq!(run(&["--policy", "lenient", &old, &new]).0, 0);
 }
+
+#[test]
+fn a_public_schema_recursing_through_a_ref_with_siblings_compares_with_itself() {
+    let file = path("real/bukkit-plugin.schema.json");
+    let (code, out, err) = run(&["--mode", "full", &file, &file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("verdict: compatible"), "{out}");
+}
+
+#[test]
+fn a_schema_without_dollar_schema_using_draft_7_forms_is_read_as_draft_7_and_says_so() {
+    let file = path("json/draft7-implied.json");
+    let (code, out, err) = run(&[&file, &file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("has no `$schema` and uses `items` as an array: read as draft 7"),
+        "{out}"
+    );
+}

@@ -6,8 +6,10 @@
 mod compat_common;
 
 use compat_common::*;
-use contractgate::contract::compat::{check_history, ChangeKind, Mode, Policy, SchemaVersion};
-use serde_json::Value;
+use contractgate::contract::compat::{
+    check_history, compare, ChangeKind, Direction, Mode, Policy, SchemaVersion,
+};
+use serde_json::{json, Value};
 
 #[test]
 fn every_rule_in_the_table_gets_its_verdict() {
@@ -146,4 +148,34 @@ fn every_kind_has_a_stable_screaming_snake_name_and_an_explanation() {
             Value::String(name.into())
         );
     }
+}
+
+#[test]
+fn a_ref_recursing_through_additional_properties_beside_siblings_terminates() {
+    let file = data("real/bukkit-plugin.schema.json");
+    let schema = SchemaVersion::read(&file).unwrap();
+    assert!(backward(&schema, &schema, Policy::Strict).is_empty());
+}
+
+/// `$defs` d0 → d1 → … each one property deeper, without recursion.
+fn nested_definitions(levels: usize) -> serde_json::Value {
+    let defs: serde_json::Map<String, serde_json::Value> = (0..levels)
+        .map(|i| {
+            let next = json!({"properties": {"a": {"$ref": format!("#/$defs/d{}", i + 1)}}});
+            (format!("d{i}"), next)
+        })
+        .chain([(format!("d{levels}"), json!({"type": "string"}))])
+        .collect();
+    json!({"$defs": defs, "$ref": "#/$defs/d0"})
+}
+
+#[test]
+fn nesting_past_the_limit_is_an_error_naming_the_schema_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = version(dir.path(), "deep.json", &nested_definitions(400));
+    let error = compare(&deep, &deep, Direction::Backward, Policy::Strict).unwrap_err();
+    assert!(error.path.ends_with("deep.json"), "{error}");
+    assert!(error.message.contains("nests deeper than"), "{error}");
+    let fine = version(dir.path(), "fine.json", &nested_definitions(150));
+    assert!(backward(&fine, &fine, Policy::Strict).is_empty());
 }

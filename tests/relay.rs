@@ -17,8 +17,8 @@ use contractgate::contract::{ContractName, RecordKey};
 use contractgate::events::relay::{self, Publisher, Relay, Relayed};
 use contractgate::events::ChangeEvent;
 use contractgate::systems::{
-    self as owner, Backlog, Changes, Committed, Idempotency, IdempotencyKey, Journal, JournalEvent,
-    LedgerEntry,
+    self as owner, Backlog, ChangedSchema, Changes, Committed, Idempotency, IdempotencyKey,
+    Journal, JournalEvent, LedgerEntry, ServedSchema,
 };
 use serde_json::{json, Value};
 use support::nats::{self, PrivateNats, TestStream};
@@ -118,6 +118,12 @@ impl Journal for Forgetful {
     }
     async fn forget_expired(&self) -> Result<u64, owner::Error> {
         self.0.forget_expired().await
+    }
+    async fn pin_schemas(
+        &self,
+        served: &[ServedSchema],
+    ) -> Result<Vec<ChangedSchema>, owner::Error> {
+        self.0.pin_schemas(served).await
     }
 }
 

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub struct Error {
     /// The file (or folder) at fault.
     pub path: PathBuf,
+    /// The line in that file, when one is to blame (1-based).
+    pub line: Option<usize>,
     /// What is wrong there, in one sentence.
     pub message: String,
 }
@@ -17,8 +19,14 @@ pub struct Error {
 impl Error {
     /// A problem with `path`.
     pub fn new(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Self::at(path, None, message)
+    }
+
+    /// A problem at a line of `path`, when the line is known.
+    pub fn at(path: impl AsRef<Path>, line: Option<usize>, message: impl Into<String>) -> Self {
         Self {
             path: path.as_ref().to_path_buf(),
+            line,
             message: message.into(),
         }
     }
@@ -26,7 +34,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
     }
 }
 

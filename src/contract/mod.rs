@@ -3,14 +3,19 @@
 //! the CLI and the tests use it directly.
 
 mod avro_json;
+pub mod canonical;
 pub mod compat;
+pub mod diff;
 mod error;
 pub mod evolve;
+pub mod git;
+mod history;
 mod model;
 mod names;
 pub mod pointer;
 pub mod registry;
 pub mod rules;
+pub mod samples;
 pub mod schema;
 
 pub use error::Error;

@@ -68,6 +68,9 @@ pub struct ContractVersion {
     pub schema_file: PathBuf,
     /// The compiled schema.
     pub schema: Schema,
+    /// Its canonical schema hash (`contract::canonical`): a published
+    /// version keeps it for ever.
+    pub schema_hash: String,
     /// How a payload of the previous version becomes this one.
     pub upgrade: Vec<Step>,
     /// How a payload of this version becomes the previous one, when the

@@ -11,8 +11,10 @@ use serde_json::Value;
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::{Date, OffsetDateTime};
 
+use super::canonical;
 use super::compat::{self, ChangeKind, Direction, Mode, Policy, SchemaVersion};
 use super::evolve::Step;
+use super::history;
 use super::model::{Concurrency, Contract, ContractVersion, Layout, Status, Unreadable};
 use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
@@ -143,8 +145,14 @@ fn load_contract(
     let file_path = dir.join("contract.yaml");
     let text = std::fs::read_to_string(&file_path)
         .map_err(|e| vec![Error::new(&file_path, format!("cannot read the file: {e}"))])?;
-    let file: ContractFile = serde_yaml::from_str(&text)
-        .map_err(|e| vec![Error::new(&file_path, format!("invalid contract: {e}"))])?;
+    let file: ContractFile = serde_yaml::from_str(&text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        vec![Error::at(
+            &file_path,
+            line,
+            format!("invalid contract: {e}"),
+        )]
+    })?;
 
     let mut errors = Vec::new();
     let problem = |message: String| Error::new(&file_path, message);
@@ -232,7 +240,11 @@ fn load_contract(
             .into_iter()
             .map(|u| Error::new(&file_path, unreadable_message(&u))),
     );
-    problems.extend(check_examples(&contract));
+    let (example_problems, examples) = check_examples(&contract);
+    problems.extend(example_problems);
+    if problems.is_empty() {
+        problems = history::check(&contract, roots, &file_path, &text, &examples);
+    }
     if problems.is_empty() {
         Ok(contract)
     } else {
@@ -362,11 +374,14 @@ fn load_version(
             .map(|problem| Error::new(&file, format!("version {}: {problem}", declared.version)))
             .collect());
     }
+    let schema_hash =
+        canonical::schema_hash(&schema, &document.path, roots).map_err(|e| vec![e])?;
     Ok(ContractVersion {
         version,
         status: declared.status,
         schema_file: declared.schema,
         schema,
+        schema_hash,
         upgrade: declared.upgrade,
         downgrade: declared.downgrade,
         rules,
@@ -482,11 +497,14 @@ fn unreadable_message(unreadable: &Unreadable) -> String {
 }
 
 /// Runs `examples/v{n}.valid.*.json` and `v{n}.invalid.*.json` through their
-/// version, and every valid one up to the stored version and back.
-fn check_examples(contract: &Contract) -> Vec<Error> {
+/// version, and every valid one up to the stored version and back, and
+/// through every hop of the chain; returns the problems and the valid
+/// examples (the seeds of `history`'s generated payloads).
+fn check_examples(contract: &Contract) -> (Vec<Error>, Vec<(Version, Value)>) {
     let folder = contract.folder.join("examples");
+    let mut valid_examples = Vec::new();
     let Ok(entries) = std::fs::read_dir(&folder) else {
-        return Vec::new();
+        return (Vec::new(), valid_examples);
     };
     let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     files.sort();
@@ -523,11 +541,19 @@ fn check_examples(contract: &Contract) -> Vec<Error> {
                 &path,
                 format!("an invalid example is accepted by {version}"),
             )),
-            (true, None) => errors.extend(check_round_trip(contract, version, payload, &path)),
+            (true, None) => {
+                let problem =
+                    check_round_trip(contract, version, payload.clone(), &path).or_else(|| {
+                        let failure = history::walk(contract, version, &payload).err()?;
+                        Some(Error::new(&path, failure.to_string()))
+                    });
+                errors.extend(problem);
+                valid_examples.push((version, payload));
+            }
             (false, Some(_)) => {}
         }
     }
-    errors
+    (errors, valid_examples)
 }
 
 fn check_round_trip(

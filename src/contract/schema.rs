@@ -16,7 +16,8 @@ use super::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SchemaFormat {
-    /// JSON Schema, 2020-12 unless `$schema` names draft 7.
+    /// JSON Schema, 2020-12 unless `$schema` names draft 7 or, without
+    /// `$schema`, the schema uses a draft-7-only form.
     JsonSchema,
     /// An Apache Avro `.avsc` schema, validating JSON payloads.
     Avro,
@@ -308,7 +309,11 @@ fn compile_json_schema(
         .with_base_uri(base.to_string())
         .with_retriever(roots.clone());
     if document.raw.get("$schema").is_none() {
-        options = options.with_draft(jsonschema::Draft::Draft202012);
+        let draft = match draft7_form(&document.raw) {
+            Some(_) => jsonschema::Draft::Draft7,
+            None => jsonschema::Draft::Draft202012,
+        };
+        options = options.with_draft(draft);
     }
     options.build(&document.raw).map_err(|e| {
         let what = match e.kind() {
@@ -322,6 +327,50 @@ fn compile_json_schema(
             format!(" (at {at} in the schema)")
         };
         Error::new(&document.path, format!("{what}: {e}{place}"))
+    })
+}
+
+/// A form only draft 7 gives a meaning, if a schema without `$schema` uses
+/// one: such a schema is read as draft 7, as its author surely meant (many
+/// published schemas omit `$schema`), not as 2020-12, where `items: [...]`
+/// does not compile and `additionalItems`, `definitions` and
+/// `dependencies` would be silently ignored.
+pub fn draft7_form(schema: &Value) -> Option<&'static str> {
+    let Value::Object(map) = schema else {
+        return None;
+    };
+    if map.get("items").is_some_and(Value::is_array) {
+        return Some("`items` as an array");
+    }
+    for (key, form) in [
+        ("additionalItems", "`additionalItems`"),
+        ("definitions", "`definitions`"),
+        ("dependencies", "`dependencies`"),
+    ] {
+        if map.contains_key(key) {
+            return Some(form);
+        }
+    }
+    map.iter().find_map(|(key, value)| match key.as_str() {
+        // Maps of subschemas: their keys are names, not keywords.
+        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas"
+        | "dependencies" => value
+            .as_object()
+            .and_then(|m| m.values().find_map(draft7_form)),
+        "items" | "prefixItems" | "allOf" | "anyOf" | "oneOf" => match value {
+            Value::Array(items) => items.iter().find_map(draft7_form),
+            other => draft7_form(other),
+        },
+        "not"
+        | "if"
+        | "then"
+        | "else"
+        | "additionalProperties"
+        | "unevaluatedProperties"
+        | "unevaluatedItems"
+        | "contains"
+        | "propertyNames" => draft7_form(value),
+        _ => None,
     })
 }
 
@@ -609,6 +658,32 @@ mod tests {
         .unwrap();
         assert!(draft7.validate(&json!([1, "extra"])).is_empty());
         assert_eq!(draft7.validate(&json!(["x"])).len(), 1);
+    }
+
+    #[test]
+    fn without_dollar_schema_draft_7_forms_make_a_draft_7_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let tuple = compile(
+            dir.path(),
+            "t.json",
+            json!({"items": [{"type": "integer"}]}),
+        )
+        .unwrap();
+        assert!(tuple.validate(&json!([1, "extra"])).is_empty());
+        // In 2020-12 `dependencies` means nothing; read as draft 7 it holds.
+        let nested = json!({"properties": {"a": {"dependencies": {"x": ["y"]}}}});
+        assert_eq!(draft7_form(&nested), Some("`dependencies`"));
+        let schema = compile(dir.path(), "d.json", nested).unwrap();
+        assert_eq!(schema.validate(&json!({"a": {"x": 1}})).len(), 1);
+        // A property merely named like a keyword is no draft 7 form.
+        assert_eq!(
+            draft7_form(&json!({"properties": {"definitions": {}}})),
+            None
+        );
+        assert_eq!(
+            draft7_form(&json!({"$defs": {"a": {"type": "string"}}})),
+            None
+        );
     }
 
     #[test]

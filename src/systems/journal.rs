@@ -202,4 +202,33 @@ pub trait Journal: Send + Sync {
     /// ago and, when `relayed_only`, were relayed: a prefix of the feed,
     /// ending before the first event that must stay. Returns how many went.
     async fn prune(&self, older_than: Duration, relayed_only: bool) -> Result<u64, Error>;
+    /// Records each version's schema hash the first time it is served and
+    /// returns the versions recorded before under another hash: a
+    /// published version is immutable, so those must not be served. When
+    /// any is returned, nothing new is recorded.
+    async fn pin_schemas(&self, served: &[ServedSchema]) -> Result<Vec<ChangedSchema>, Error>;
+}
+
+/// A contract version as served, by its canonical schema hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedSchema {
+    /// The contract.
+    pub contract: ContractName,
+    /// The version number.
+    pub version: u32,
+    /// `contract::canonical::schema_hash` of its schema.
+    pub hash: String,
+}
+
+/// A version served before under another schema: it was edited in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedSchema {
+    /// The contract.
+    pub contract: ContractName,
+    /// The version number.
+    pub version: u32,
+    /// The hash recorded when the version was first served.
+    pub recorded: String,
+    /// The hash of the schema now offered.
+    pub offered: String,
 }

@@ -21,7 +21,8 @@ use crate::contract::{Contract, ContractName, RecordKey, ValidatedRecord, Versio
 use crate::events::EventType;
 
 pub use journal::{
-    Backlog, Changes, Idempotency, IdempotencyKey, Journal, JournalEvent, LedgerEntry,
+    Backlog, ChangedSchema, Changes, Idempotency, IdempotencyKey, Journal, JournalEvent,
+    LedgerEntry, ServedSchema,
 };
 
 /// What an owner failed at, classified once so that retries, statuses and

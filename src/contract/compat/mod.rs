@@ -23,7 +23,7 @@ use serde_json::Value;
 
 pub use kind::ChangeKind;
 
-use super::schema::{read_json, RefRoots, Schema, SchemaDocument, SchemaFormat};
+use super::schema::{draft7_form, read_json, RefRoots, Schema, SchemaDocument, SchemaFormat};
 use super::Error;
 
 /// Which earlier versions a new one must be compatible with, and how.
@@ -64,14 +64,16 @@ impl Mode {
         }
     }
 
-    fn transitive(self) -> bool {
+    /// Whether every earlier version is checked, not only the latest.
+    pub fn is_transitive(self) -> bool {
         matches!(
             self,
             Self::BackwardTransitive | Self::ForwardTransitive | Self::FullTransitive
         )
     }
 
-    fn directions(self) -> &'static [Direction] {
+    /// The directions the mode checks.
+    pub fn directions(self) -> &'static [Direction] {
         match self {
             Self::Backward | Self::BackwardTransitive => &[Direction::Backward],
             Self::Forward | Self::ForwardTransitive => &[Direction::Forward],
@@ -156,6 +158,8 @@ pub struct Report {
     pub mode: Mode,
     /// The policy applied.
     pub policy: Policy,
+    /// How schemas were read where they did not say (a draft implied).
+    pub notes: Vec<String>,
     /// One entry per (earlier version, direction) checked.
     pub comparisons: Vec<Comparison>,
     /// True when every comparison is compatible.
@@ -169,6 +173,7 @@ pub struct SchemaVersion {
     document: SchemaDocument,
     roots: RefRoots,
     compiled: Schema,
+    note: Option<String>,
 }
 
 impl SchemaVersion {
@@ -193,10 +198,23 @@ impl SchemaVersion {
     /// (what `contractgate check` uses for a contracts folder).
     pub fn compile(document: SchemaDocument, roots: RefRoots) -> Result<Self, Error> {
         let compiled = Schema::compile(&document, &roots)?;
+        let implied = match document.format {
+            SchemaFormat::JsonSchema if document.raw.get("$schema").is_none() => {
+                draft7_form(&document.raw)
+            }
+            _ => None,
+        };
+        let note = implied.map(|form| {
+            format!(
+                "{} has no `$schema` and uses {form}: read as draft 7",
+                document.path.display()
+            )
+        });
         Ok(Self {
             document,
             roots,
             compiled,
+            note,
         })
     }
 
@@ -245,7 +263,7 @@ pub fn check_history(
     history: &[SchemaVersion],
     new: &SchemaVersion,
 ) -> Result<Report, Error> {
-    let earlier: &[SchemaVersion] = if mode.transitive() {
+    let earlier: &[SchemaVersion] = if mode.is_transitive() {
         history
     } else {
         history.last().map(std::slice::from_ref).unwrap_or_default()
@@ -262,9 +280,15 @@ pub fn check_history(
         }
     }
     let compatible = comparisons.iter().all(Comparison::is_compatible);
+    let notes = earlier
+        .iter()
+        .chain([new])
+        .filter_map(|v| v.note.clone())
+        .collect();
     Ok(Report {
         mode,
         policy,
+        notes,
         comparisons,
         compatible,
     })
@@ -347,6 +371,9 @@ impl Found {
 /// The report as people read it: one line per change, then the verdict.
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     if report.comparisons.is_empty() {
         out.push_str("nothing to compare: mode `none` or no earlier version\n");
     }
@@ -399,7 +426,7 @@ pub fn render_text(report: &Report) -> String {
         } else {
             "incompatible"
         },
-        mode_name(report.mode),
+        report.mode.name(),
         match report.policy {
             Policy::Strict => "strict",
             Policy::Lenient => "lenient",
@@ -422,15 +449,18 @@ fn direction_name(direction: Direction) -> &'static str {
     }
 }
 
-fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Backward => "backward",
-        Mode::BackwardTransitive => "backward_transitive",
-        Mode::Forward => "forward",
-        Mode::ForwardTransitive => "forward_transitive",
-        Mode::Full => "full",
-        Mode::FullTransitive => "full_transitive",
-        Mode::None => "none",
+impl Mode {
+    /// The mode as `contract.yaml` and `--mode` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Backward => "backward",
+            Mode::BackwardTransitive => "backward_transitive",
+            Mode::Forward => "forward",
+            Mode::ForwardTransitive => "forward_transitive",
+            Mode::Full => "full",
+            Mode::FullTransitive => "full_transitive",
+            Mode::None => "none",
+        }
     }
 }
 
@@ -459,7 +489,7 @@ mod tests {
         );
         assert_eq!(Mode::ForwardTransitive.directions(), [Direction::Forward]);
         assert!(Mode::None.directions().is_empty());
-        assert!(Mode::BackwardTransitive.transitive() && !Mode::Backward.transitive());
+        assert!(Mode::BackwardTransitive.is_transitive() && !Mode::Backward.is_transitive());
     }
 
     #[test]
@@ -519,6 +549,7 @@ mod tests {
         let report = Report {
             mode: Mode::Backward,
             policy: Policy::Strict,
+            notes: Vec::new(),
             comparisons: vec![Comparison {
                 old: "v1.json".into(),
                 new: "v2.json".into(),

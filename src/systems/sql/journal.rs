@@ -16,8 +16,8 @@ use super::SqlOwner;
 use crate::contract::{ContractName, RecordKey};
 use crate::events::{now_rfc3339, ChangeEvent};
 use crate::systems::{
-    Backlog, Changes, Committed, Error, Idempotency, IdempotencyKey, Journal, JournalEvent,
-    LedgerEntry,
+    Backlog, ChangedSchema, Changes, Committed, Error, Idempotency, IdempotencyKey, Journal,
+    JournalEvent, LedgerEntry, ServedSchema,
 };
 
 /// Events numbered per sequencing transaction at most.
@@ -392,7 +392,7 @@ impl Journal for SqlOwner {
             .map_err(classify)?;
         // Events sequenced before retention existed have no time: old.
         let expired = |(_, sequenced, relayed): &&(i64, Option<i64>, Option<Text>)| {
-            sequenced.unwrap_or(0) < cutoff && (!relayed_only || relayed.is_some())
+            sequenced.unwrap_or(0) <= cutoff && (!relayed_only || relayed.is_some())
         };
         let Some((through, _, _)) = candidates.iter().take_while(expired).last() else {
             return release(transaction, classify).await.map(|()| 0);
@@ -410,6 +410,56 @@ impl Journal for SqlOwner {
             .map_err(classify)?;
         transaction.commit().await.map_err(classify)?;
         Ok(deleted)
+    }
+    async fn pin_schemas(&self, served: &[ServedSchema]) -> Result<Vec<ChangedSchema>, Error> {
+        let dialect = self.procedure.dialect;
+        let p = |index| dialect.param(index);
+        let select = format!(
+            "SELECT hash FROM contractgate_schema_hashes WHERE contract = {} AND version = {}",
+            p(1),
+            p(2)
+        );
+        let insert = format!(
+            "INSERT INTO contractgate_schema_hashes (contract, version, hash, first_served_at) VALUES ({})",
+            dialect.params(1, 4)
+        );
+        let classify = |e| self.classify(e);
+        // Under the feed row's lock, so that instances starting together
+        // on one database take turns: the second sees the first's hashes.
+        let (mut transaction, _) = self.lock_feed().await?;
+        let now = now_rfc3339();
+        let mut changed = Vec::new();
+        for schema in served {
+            let recorded: Option<Text> = sqlx::query_scalar(&select)
+                .bind(schema.contract.as_str())
+                .bind(i64::from(schema.version))
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(classify)?;
+            match recorded {
+                Some(Text(recorded)) if recorded != schema.hash => changed.push(ChangedSchema {
+                    contract: schema.contract.clone(),
+                    version: schema.version,
+                    recorded,
+                    offered: schema.hash.clone(),
+                }),
+                Some(_) => {}
+                None => {
+                    sqlx::query(&insert)
+                        .bind(schema.contract.as_str())
+                        .bind(i64::from(schema.version))
+                        .bind(schema.hash.as_str())
+                        .bind(now.as_str())
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(classify)?;
+                }
+            }
+        }
+        if changed.is_empty() {
+            transaction.commit().await.map_err(classify)?;
+        }
+        Ok(changed)
     }
 }
 

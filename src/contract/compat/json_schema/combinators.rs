@@ -28,13 +28,7 @@ impl Walker {
                 if singletons {
                     return self.compare(w.child(&[o, "0"]), r.child(&[n, "0"]));
                 }
-                self.report_at(
-                    COMBINED_TYPE_CHANGED,
-                    (w, &[o]),
-                    (r, &[n]),
-                    format!("`{o}` → `{n}`"),
-                );
-                return Ok(());
+                return self.combinator_changed(w, r, o, n);
             }
         }
         for key in COMBINATORS {
@@ -46,6 +40,125 @@ impl Walker {
             }
         }
         Ok(())
+    }
+
+    /// The reader spells the combination with another combinator: judged
+    /// by what each accepts. An `anyOf` reader takes every old instance
+    /// when each old branch (`anyOf`/`oneOf`: an instance matches one of
+    /// them) or some old member (`allOf`: an instance matches all) is read
+    /// by a new branch; an `allOf` reader when each member reads the old
+    /// schema. A `oneOf` reader refuses data two branches match, so a change
+    /// into it stays incompatible.
+    fn combinator_changed(&mut self, w: &Node, r: &Node, old: &str, new: &str) -> WalkResult {
+        let count = |n: &Node, key: &str| n.array(key).map_or(0, Vec::len);
+        let (old_count, new_count) = (count(w, old), count(r, new));
+        let widened = match new {
+            "anyOf" => {
+                let mut readable = Vec::new();
+                for i in 0..old_count {
+                    let branch = self.with_siblings(w, old, &i.to_string())?;
+                    let mut read = false;
+                    for j in 0..new_count {
+                        let found = self.sub(&branch, &r.child(&[new, &j.to_string()]))?;
+                        if self.accepts(&found) {
+                            read = true;
+                            break;
+                        }
+                    }
+                    readable.push(read);
+                }
+                if old == "allOf" {
+                    readable.contains(&true)
+                } else {
+                    readable.iter().all(|read| *read)
+                }
+            }
+            "allOf" => {
+                let mut all = true;
+                for j in 0..new_count {
+                    let found = self.sub(w, &r.child(&[new, &j.to_string()]))?;
+                    all &= self.accepts(&found);
+                }
+                all
+            }
+            _ => false,
+        };
+        let (kind, detail) = if widened {
+            (
+                SUM_TYPE_EXTENDED,
+                format!("`{old}` → `{new}`, which reads every old instance"),
+            )
+        } else {
+            (COMBINED_TYPE_CHANGED, format!("`{old}` → `{new}`"))
+        };
+        self.report_at(kind, (w, &[old]), (r, &[new]), detail);
+        Ok(())
+    }
+
+    /// A combinator with a single branch is that branch: the node becomes
+    /// the branch with the node's other keywords added. For the writer an
+    /// added keyword the branch already has is dropped, which only makes
+    /// it accept more (sound); the reader is folded only when nothing is
+    /// dropped, since a reader that accepts more than it does would hide
+    /// an incompatibility.
+    pub(super) fn fold(
+        &mut self,
+        node: &Node,
+        other: &Node,
+        writer: bool,
+    ) -> Result<Node, crate::contract::Error> {
+        let Some(map) = node.value.as_object() else {
+            return Ok(node.clone());
+        };
+        let present: Vec<&str> = COMBINATORS
+            .into_iter()
+            .filter(|k| map.contains_key(*k))
+            .collect();
+        let [key] = present[..] else {
+            return Ok(node.clone());
+        };
+        // The other side spelling the same combinator is paired branch by
+        // branch instead (`branches`).
+        if node.array(key).map(Vec::len) != Some(1) || other.get(key).is_some() {
+            return Ok(node.clone());
+        }
+        let (branch, _) = self.resolve(node.child(&[key, "0"]))?;
+        let siblings: Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| *k != key)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match &branch.value {
+            // The node's own keywords, where they are.
+            Value::Bool(true) => Ok(Node {
+                value: Value::Object(siblings),
+                ..node.clone()
+            }),
+            Value::Bool(false) => Ok(branch),
+            Value::Object(own) => {
+                let asserting = siblings.keys().any(|k| !super::is_annotation(k));
+                // Keywords of one file cannot move into another: their
+                // `$ref`s would resolve elsewhere.
+                if branch.doc.path != node.doc.path && asserting {
+                    return Ok(if writer { branch } else { node.clone() });
+                }
+                let clash = siblings
+                    .iter()
+                    .any(|(k, v)| !super::is_annotation(k) && own.get(k).is_some_and(|o| o != v));
+                if clash && !writer || entangled(&siblings, own) {
+                    return Ok(node.clone());
+                }
+                let mut merged = own.clone();
+                for (k, v) in siblings {
+                    merged.entry(k).or_insert(v);
+                }
+                Ok(Node {
+                    value: Value::Object(merged),
+                    ..branch
+                })
+            }
+            _ => Ok(node.clone()),
+        }
     }
 
     /// Both sides have `key`: pair the branches.
@@ -198,7 +311,7 @@ impl Walker {
         let (Some(siblings), Some(own)) = (w.value.as_object(), branch.value.as_object()) else {
             return Ok(branch);
         };
-        if branch.doc.path != w.doc.path {
+        if branch.doc.path != w.doc.path || entangled(siblings, own) {
             return Ok(branch);
         }
         let mut merged: Map<String, Value> = own.clone();
@@ -280,6 +393,37 @@ impl Walker {
             _ => Ok(false),
         }
     }
+}
+
+/// Keywords that read each other within one schema object: moved into
+/// another object beside the rest of their group, they would mean more or
+/// less than before (`additionalProperties` beside new `properties`, a
+/// `then` beside an `if`).
+const GROUPS: [&[&str]; 5] = [
+    &[
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "unevaluatedProperties",
+    ],
+    &[
+        "prefixItems",
+        "items",
+        "additionalItems",
+        "unevaluatedItems",
+    ],
+    &["if", "then", "else"],
+    &["contains", "minContains", "maxContains"],
+    &["$ref", "$dynamicRef"],
+];
+
+/// Whether merging the two objects would put keywords of one group, each
+/// side holding some, into one object.
+fn entangled(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    GROUPS.iter().any(|group| {
+        let holds = |m: &Map<String, Value>| group.iter().any(|k| m.contains_key(*k));
+        holds(a) && holds(b)
+    })
 }
 
 fn is_annotation_kind(kind: ChangeKind) -> bool {
@@ -390,11 +534,49 @@ mod tests {
     }
 
     #[test]
+    fn keywords_that_read_each_other_are_not_merged_apart() {
+        // Folded, `additionalProperties: false` would meet the branch's
+        // `properties` and admit `a`; the reader truly refuses every property.
+        let reader = json!({"allOf": [{"properties": {"a": {}}}], "additionalProperties": false});
+        let old = json!({"type": "object", "properties": {"a": {}}, "additionalProperties": false});
+        assert!(changes(old, reader)
+            .iter()
+            .any(|(kind, _)| !kind.is_compatible(crate::contract::compat::Policy::Strict)));
+        let conditional = serde_json::Map::from_iter([("if".to_owned(), json!(true))]);
+        let then = serde_json::Map::from_iter([("then".to_owned(), json!(false))]);
+        assert!(entangled(&conditional, &then));
+        assert!(!entangled(&conditional, &serde_json::Map::new()));
+    }
+
+    #[test]
     fn one_combinator_replaced_by_another() {
         let two = json!([{"type": "string"}, {"type": "integer"}]);
+        // Judged by what each accepts: `anyOf` over the same or more
+        // branches reads every `oneOf` instance; `oneOf` refuses what two
+        // `anyOf` branches match.
         assert_eq!(
             changes(json!({ "oneOf": two }), json!({ "anyOf": two })),
+            one(SUM_TYPE_EXTENDED, "#/anyOf")
+        );
+        let three = json!([{"type": "boolean"}, {"type": "integer"}, {"type": "string"}]);
+        assert_eq!(
+            changes(json!({ "oneOf": two }), json!({ "anyOf": three })),
+            one(SUM_TYPE_EXTENDED, "#/anyOf")
+        );
+        assert_eq!(
+            changes(json!({ "anyOf": two }), json!({ "oneOf": two })),
+            one(COMBINED_TYPE_CHANGED, "#/oneOf")
+        );
+        let fewer = json!([{"type": "string"}, {"type": "null"}]);
+        assert_eq!(
+            changes(json!({ "oneOf": two }), json!({ "anyOf": fewer })),
             one(COMBINED_TYPE_CHANGED, "#/anyOf")
+        );
+        // An `allOf` instance matches each member: one readable member is enough.
+        let members = json!([{"type": "string"}, {"maxLength": 3}]);
+        assert_eq!(
+            changes(json!({ "allOf": members }), json!({ "anyOf": fewer })),
+            one(SUM_TYPE_EXTENDED, "#/anyOf")
         );
         // Single branches are compared as they are.
         let old = json!({"oneOf": [{"type": "string", "maxLength": 3}]});

@@ -24,9 +24,9 @@ use serde_json::Value;
 
 use super::{ChangeKind, Found, Locate, Policy};
 use crate::contract::pointer::push_token;
-use crate::contract::schema::{RefRoots, SchemaDocument};
+use crate::contract::schema::{draft7_form, RefRoots, SchemaDocument};
 use crate::contract::Error;
-use scalars::{ARRAY, NUMBER, OBJECT, STRING};
+use scalars::{admits_nothing, reads_every_value, ARRAY, NUMBER, OBJECT, STRING};
 use ChangeKind::*;
 
 /// One side of a comparison: the document and where its `$ref`s may reach.
@@ -55,6 +55,7 @@ pub(super) fn compare(
         found: Vec::new(),
         active: HashSet::new(),
         cache: HashMap::new(),
+        depth: 0,
     };
     let w = walker.root(writer);
     let r = walker.root(reader);
@@ -69,6 +70,20 @@ struct Doc {
     label: String,
     root: Value,
     roots: RefRoots,
+    /// Read as draft 7 (by `$schema`, or implied by its forms): a `$ref`'s
+    /// sibling keywords are then ignored, as a draft 7 validator does.
+    draft7: bool,
+}
+
+/// Whether a document is read as draft 7: its `$schema` says so, or it has
+/// none and `otherwise` holds.
+fn is_draft7(root: &Value, otherwise: bool) -> bool {
+    match root.get("$schema").and_then(Value::as_str) {
+        Some(uri) => ["draft-07", "draft-06", "draft-04"]
+            .iter()
+            .any(|d| uri.contains(d)),
+        None => otherwise,
+    }
 }
 
 /// A subschema and where it sits.
@@ -215,7 +230,18 @@ struct Walker {
     /// Pairs of resolved references being compared, to stop recursion.
     active: HashSet<(String, String)>,
     cache: HashMap<PathBuf, Rc<Doc>>,
+    /// Pairs of subschemas being compared, one inside the other.
+    depth: usize,
 }
+
+/// Nesting past which a comparison gives up with an error. Every recursion
+/// through `$ref`s stops at a pair already being compared, and documents
+/// are at most 128 JSON levels deep (serde_json's limit), so real schemas
+/// stay far below this; it is the backstop that turns a walk that would
+/// still run away into an error naming the schema instead of a stack
+/// overflow that would take the process (and a gateway reloading
+/// contracts) down.
+const MAX_DEPTH: usize = 200;
 
 /// What walking a pair of subschemas returns: the changes go to
 /// `Walker::found`, so only a `$ref` that cannot be followed fails.
@@ -228,6 +254,10 @@ impl Walker {
             label: String::new(),
             root: input.document.raw.clone(),
             roots: input.roots.clone(),
+            draft7: is_draft7(
+                &input.document.raw,
+                draft7_form(&input.document.raw).is_some(),
+            ),
         });
         Node {
             value: doc.root.clone(),
@@ -281,6 +311,24 @@ impl Walker {
     }
 
     fn compare(&mut self, w: Node, r: Node) -> WalkResult {
+        if self.depth >= MAX_DEPTH {
+            return Err(Error::new(
+                &r.doc.path,
+                format!(
+                    "comparing {} with {} nests deeper than {MAX_DEPTH} subschemas at {}; the comparison stops here",
+                    w.doc.path.display(),
+                    r.doc.path.display(),
+                    r.location(&[]),
+                ),
+            ));
+        }
+        self.depth += 1;
+        let result = self.compare_nested(w, r);
+        self.depth -= 1;
+        result
+    }
+
+    fn compare_nested(&mut self, w: Node, r: Node) -> WalkResult {
         let (w, w_ref) = self.resolve(w)?;
         let (r, r_ref) = self.resolve(r)?;
         if !(w_ref || r_ref) {
@@ -300,7 +348,12 @@ impl Walker {
     }
 
     fn compare_resolved(&mut self, w: &Node, r: &Node) -> WalkResult {
-        if w.is_false() || is_empty_schema(&r.value) && !w.value.is_object() {
+        let (w, r) = (&self.fold(w, r, true)?, &self.fold(r, w, false)?);
+        if w.is_false() || admits_nothing(&w.value) {
+            // No old data at all: any reader reads it.
+            return Ok(());
+        }
+        if is_empty_schema(&r.value) && !w.value.is_object() {
             // Nothing old to read, or a reader that accepts anything.
             return Ok(());
         }
@@ -311,6 +364,24 @@ impl Walker {
         if !w.value.is_object() || !r.value.is_object() {
             return Ok(());
         }
+        if reads_every_value(w, r) {
+            // Old data is one of a few values and the new schema takes
+            // each: what the keywords say changed stands, but nothing of
+            // it can reject old data.
+            let saved = std::mem::take(&mut self.found);
+            let result = self.compare_keywords(w, r);
+            let found = std::mem::replace(&mut self.found, saved);
+            result?;
+            let policy = self.policy;
+            self.found
+                .extend(found.into_iter().filter(|f| f.kind.is_compatible(policy)));
+            return Ok(());
+        }
+        self.compare_keywords(w, r)
+    }
+
+    /// Compares two object schemas keyword by keyword.
+    fn compare_keywords(&mut self, w: &Node, r: &Node) -> WalkResult {
         self.annotations(w, r);
         let old_types = self.types(w, r);
         self.values(w, r);

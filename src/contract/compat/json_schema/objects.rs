@@ -188,7 +188,7 @@ impl Walker {
             let detail = format!("pattern `{pattern}`");
             match (old.contains(pattern), new.contains(pattern)) {
                 (true, true) => self.compare(w.child(&tokens), r.child(&tokens))?,
-                (false, true) => self.report(PATTERN_PROPERTY_ADDED, w, r, &tokens, detail),
+                (false, true) => self.pattern_property_added(w, r, pattern)?,
                 (true, false)
                     if extra_is_open(r, "additionalProperties", "unevaluatedProperties") =>
                 {
@@ -196,6 +196,35 @@ impl Walker {
                 }
                 (true, false) => self.report(PATTERN_PROPERTY_REMOVED, w, r, &tokens, detail),
                 (false, false) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A `patternProperties` entry the reader added. When the old model
+    /// was closed (no extra property, no pattern of its own), old data held
+    /// only its declared properties: the new pattern matters for those
+    /// whose name it matches, each of whose old values it must accept.
+    /// Otherwise old data may hold any matching name: incompatible.
+    fn pattern_property_added(&mut self, w: &Node, r: &Node, pattern: &str) -> WalkResult {
+        let tokens = ["patternProperties", pattern];
+        // `unevaluatedProperties: false` would also admit properties the
+        // combinators declare: only `additionalProperties` closes here.
+        let closed = w.get("additionalProperties") == Some(&Value::Bool(false))
+            && names(w, "patternProperties").is_empty();
+        if !closed {
+            let detail = format!("pattern `{pattern}`");
+            self.report(PATTERN_PROPERTY_ADDED, w, r, &tokens, detail);
+            return Ok(());
+        }
+        for name in names(w, "properties") {
+            if !pattern_matches(pattern, &name) {
+                continue;
+            }
+            let found = self.sub(&w.child(&["properties", &name]), &r.child(&tokens))?;
+            if !self.accepts(&found) {
+                let detail = format!("pattern `{pattern}` matches old property `{name}`");
+                self.report(PATTERN_PROPERTY_ADDED, w, r, &tokens, detail);
             }
         }
         Ok(())
@@ -500,6 +529,7 @@ mod tests {
                 label: String::new(),
                 root: value.clone(),
                 roots: crate::contract::schema::RefRoots::folder(&std::env::temp_dir()).unwrap(),
+                draft7: false,
             }),
             value,
             pointer: String::new(),
@@ -614,8 +644,23 @@ mod tests {
             changes(p(closed.clone()), model(json!({}), closed.clone())),
             one(PATTERN_PROPERTY_REMOVED, at)
         );
+        // Added to a closed model: judged against the properties old data
+        // could hold.
+        let old = model(json!({"x_a": {"type": "string"}, "y": {}}), closed.clone());
+        let reading = |pattern: Value| {
+            let mut new = old.clone();
+            new["patternProperties"] = json!({ "^x_": pattern });
+            changes(old.clone(), new)
+        };
+        assert!(reading(json!({"type": "string"})).is_empty());
         assert_eq!(
-            changes(model(json!({}), closed.clone()), p(closed)),
+            reading(json!({"type": "string", "maxLength": 1})),
+            one(PATTERN_PROPERTY_ADDED, at)
+        );
+        assert!(changes(model(json!({}), closed.clone()), p(closed)).is_empty());
+        // An open model may hold any name the pattern matches.
+        assert_eq!(
+            changes(model(json!({}), json!({})), p(json!({}))),
             one(PATTERN_PROPERTY_ADDED, at)
         );
     }

@@ -7,13 +7,14 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::{is_annotation, Doc, Node, Walker};
+use super::{is_annotation, is_draft7, Doc, Node, Walker};
 use crate::contract::pointer::push_token;
 use crate::contract::Error;
 
 impl Walker {
     /// Follows `$ref`s until a schema without one. A `$ref` with asserting
-    /// siblings (2020-12) becomes `allOf: [target, siblings]`.
+    /// siblings (2020-12) becomes `allOf: [target, siblings]`; in draft 7
+    /// the siblings mean nothing and the target stands alone.
     pub(super) fn resolve(&mut self, mut node: Node) -> Result<(Node, bool), Error> {
         let mut followed = false;
         for _ in 0..64 {
@@ -32,13 +33,21 @@ impl Walker {
                         .collect()
                 })
                 .unwrap_or_default();
-            if siblings.is_empty() || target.doc.path != node.doc.path {
+            if siblings.is_empty() || node.doc.draft7 {
                 node = target;
             } else {
+                // The first branch keeps the `$ref` rather than the target
+                // copied in: walking it resolves to the target's own
+                // location, so a recursion through it (a definition that
+                // refers to itself beside siblings) meets a pair already
+                // being compared and stops. A copy would sit at a new,
+                // ever longer pointer on each turn and never stop.
+                let mut reference_only = Map::new();
+                reference_only.insert("$ref".into(), Value::String(reference));
                 let mut combined = Map::new();
                 combined.insert(
                     "allOf".into(),
-                    Value::Array(vec![target.value, Value::Object(siblings)]),
+                    Value::Array(vec![Value::Object(reference_only), Value::Object(siblings)]),
                 );
                 node.value = Value::Object(combined);
             }
@@ -94,6 +103,7 @@ impl Walker {
         let doc = Rc::new(Doc {
             path: path.clone(),
             label,
+            draft7: is_draft7(&root, from.draft7),
             root,
             roots: from.roots.clone(),
         });
@@ -175,6 +185,29 @@ mod tests {
             .filter(|kind| !kind.is_compatible(Policy::Strict))
             .collect();
         assert_eq!(incompatible, [PRODUCT_TYPE_EXTENDED]);
+    }
+
+    #[test]
+    fn a_definition_recursing_through_a_ref_beside_siblings_terminates() {
+        let schema = json!({
+            "$defs": {"p": {"properties": {"children": {
+                "type": "object",
+                "additionalProperties": {"type": ["boolean", "object"], "$ref": "#/$defs/p"}
+            }}}},
+            "$ref": "#/$defs/p"
+        });
+        assert!(changes(schema.clone(), schema).is_empty());
+    }
+
+    #[test]
+    fn in_draft_7_a_refs_siblings_mean_nothing() {
+        let draft7 = "http://json-schema.org/draft-07/schema#";
+        // The old schema accepts anything: its `type` beside `$ref` is ignored.
+        let old = json!({"$schema": draft7, "definitions": {"any": {}}, "$ref": "#/definitions/any", "type": "string"});
+        let new = json!({"$schema": draft7, "type": "string"});
+        assert!(changes(old, new)
+            .iter()
+            .any(|(kind, _)| !kind.is_compatible(Policy::Strict)));
     }
 
     #[test]

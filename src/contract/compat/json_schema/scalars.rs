@@ -50,13 +50,133 @@ fn value_bits(value: &Value) -> u8 {
 }
 
 fn declared_types(node: &Node) -> u8 {
-    match node.get("type") {
+    type_keyword_bits(node.get("type"))
+}
+
+/// The types a `type` keyword (if any) allows.
+fn type_keyword_bits(keyword: Option<&Value>) -> u8 {
+    match keyword {
         Some(Value::String(name)) => type_bits(name),
         Some(Value::Array(names)) => names
             .iter()
             .filter_map(Value::as_str)
             .fold(0, |bits, name| bits | type_bits(name)),
         _ => ANY,
+    }
+}
+
+/// Whether a subschema certainly accepts no value at all: `false`, `not`
+/// of anything, an empty `enum`, types that `enum`/`const` or `allOf`
+/// members exclude, bounds that cross, a required property the model
+/// forbids, a sum of such. `$ref`s are not followed (an unknown member
+/// could accept anything), so "false" only means "not shown empty".
+pub(super) fn admits_nothing(schema: &Value) -> bool {
+    admitted_types(schema) == 0
+}
+
+/// The instance types a subschema can accept, as type bits; 0 when none.
+fn admitted_types(schema: &Value) -> u8 {
+    let map = match schema {
+        Value::Bool(accepts) => return if *accepts { ANY } else { 0 },
+        // What a reference (and, in draft 7, its siblings) means is not
+        // looked at here.
+        Value::Object(map) if !map.contains_key("$ref") => map,
+        _ => return ANY,
+    };
+    let mut bits = type_keyword_bits(map.get("type"));
+    if let Some(Value::Array(values)) = map.get("enum") {
+        bits &= values.iter().fold(0, |b, v| b | value_bits(v));
+    }
+    if let Some(value) = map.get("const") {
+        bits &= value_bits(value);
+    }
+    if map.get("not").is_some_and(super::is_empty_schema) {
+        return 0;
+    }
+    for member in map
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        bits &= admitted_types(member);
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = map.get(key) {
+            bits &= branches
+                .iter()
+                .fold(0, |b, branch| b | admitted_types(branch));
+        }
+    }
+    let bound = |key: &str| map.get(key).and_then(Value::as_f64);
+    let crossed =
+        |low: &str, high: &str| matches!((bound(low), bound(high)), (Some(l), Some(h)) if l > h);
+    if bits & STRING != 0 && crossed("minLength", "maxLength") {
+        bits &= !STRING;
+    }
+    if bits & NUMBER != 0 && crossed("minimum", "maximum") {
+        bits &= !NUMBER;
+    }
+    if bits & ARRAY != 0 && crossed("minItems", "maxItems") {
+        bits &= !ARRAY;
+    }
+    if bits & OBJECT != 0 && (crossed("minProperties", "maxProperties") || requires_forbidden(map))
+    {
+        bits &= !OBJECT;
+    }
+    bits
+}
+
+/// A required property the object model cannot hold.
+fn requires_forbidden(map: &serde_json::Map<String, Value>) -> bool {
+    let properties = map.get("properties").and_then(Value::as_object);
+    let closed = map.get("additionalProperties") == Some(&Value::Bool(false))
+        && map.get("patternProperties").is_none();
+    map.get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .any(|name| match properties.and_then(|p| p.get(name)) {
+            Some(property) => admits_nothing(property),
+            None => closed,
+        })
+}
+
+/// Whether the reader accepts every value a finite old schema (`enum`,
+/// `const`) allows, asked of the validator itself (formats asserted, as
+/// the gateway does): then every old instance is read, whatever else
+/// changed. A reader with a `$ref` is left to the keyword comparison, as
+/// the fragment's references would resolve against nothing.
+pub(super) fn reads_every_value(w: &Node, r: &Node) -> bool {
+    let Some(values) = allowed_values(w) else {
+        return false;
+    };
+    if mentions_ref(&r.value) {
+        return false;
+    }
+    let draft = if r.doc.draft7 {
+        jsonschema::Draft::Draft7
+    } else {
+        jsonschema::Draft::Draft202012
+    };
+    jsonschema::options()
+        .with_draft(draft)
+        .should_validate_formats(true)
+        .build(&r.value)
+        .is_ok_and(|reader| values.iter().all(|value| reader.is_valid(value)))
+}
+
+fn mentions_ref(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            ["$ref", "$dynamicRef", "$recursiveRef"]
+                .iter()
+                .any(|k| map.contains_key(*k))
+                || map.values().any(mentions_ref)
+        }
+        Value::Array(items) => items.iter().any(mentions_ref),
+        _ => false,
     }
 }
 
