@@ -34,11 +34,179 @@ struct Details {
     retry_after: Option<u64>,
 }
 
+/// Every kind of problem the gateway answers with. Its status, `type` and
+/// title are here and nowhere else; the OpenAPI document lists the kinds
+/// each operation can give from this too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Not JSON, not UTF-8, not an object, or nested too deep.
+    MalformedBody,
+    /// `If-Match` is neither `*` nor a list of entity-tags.
+    InvalidPrecondition,
+    /// Nothing is served at the path (or the record key cannot be one).
+    NotFound,
+    /// No contract of that name.
+    UnknownContract,
+    /// The contract has no such version.
+    UnknownVersion,
+    /// No record at that key.
+    UnknownRecord,
+    /// The path is served, not for this method.
+    MethodNotAllowed,
+    /// A POST of a key that exists.
+    RecordExists,
+    /// The version is retired.
+    RetiredVersion,
+    /// `If-Match` names another revision.
+    StaleRevision,
+    /// The body is over `limits.body_bytes`.
+    BodyTooLarge,
+    /// The body is not declared as JSON.
+    UnsupportedMediaType,
+    /// The payload breaks the version it was sent in.
+    ContractViolation,
+    /// Valid as sent, but its upgrade breaks the stored version.
+    UpgradeViolation,
+    /// A PUT body's key differs from the path's.
+    KeyMismatch,
+    /// An integer literal beyond 64 bits.
+    NumberOutOfRange,
+    /// The owner's own rules refused the write.
+    OwnerRefused,
+    /// `concurrency: required` and no `If-Match`.
+    PreconditionRequired,
+    /// The stored record breaks the version asked for.
+    InexpressibleRecord,
+    /// The owner failed in a way a retry will not mend.
+    OwnerFault,
+    /// The owner cannot be reached; nothing was written.
+    OwnerUnavailable,
+    /// The owner took longer than `limits.timeout_ms`.
+    OwnerTimeout,
+}
+
+impl Kind {
+    /// Its status, the last segment of its `type`, and its title.
+    pub fn describe(self) -> (StatusCode, &'static str, &'static str) {
+        use Kind as K;
+        match self {
+            K::MalformedBody => (
+                StatusCode::BAD_REQUEST,
+                "malformed-body",
+                "Malformed request body",
+            ),
+            K::InvalidPrecondition => (
+                StatusCode::BAD_REQUEST,
+                "invalid-precondition",
+                "Invalid If-Match",
+            ),
+            K::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            K::UnknownContract => (
+                StatusCode::NOT_FOUND,
+                "unknown-contract",
+                "Unknown contract",
+            ),
+            K::UnknownVersion => (
+                StatusCode::NOT_FOUND,
+                "unknown-version",
+                "Unknown contract version",
+            ),
+            K::UnknownRecord => (StatusCode::NOT_FOUND, "unknown-record", "Unknown record"),
+            K::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            K::RecordExists => (
+                StatusCode::CONFLICT,
+                "record-exists",
+                "Record already exists",
+            ),
+            K::RetiredVersion => (
+                StatusCode::GONE,
+                "retired-version",
+                "Contract version retired",
+            ),
+            K::StaleRevision => (
+                StatusCode::PRECONDITION_FAILED,
+                "stale-revision",
+                "If-Match does not match",
+            ),
+            K::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Request body too large",
+            ),
+            K::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            K::ContractViolation => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "contract-violation",
+                "Payload violates the contract",
+            ),
+            K::UpgradeViolation => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upgrade-violation",
+                "Upgraded payload violates the stored version",
+            ),
+            K::KeyMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "key-mismatch",
+                "Record key mismatch",
+            ),
+            K::NumberOutOfRange => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "number-out-of-range",
+                "Number out of range",
+            ),
+            K::OwnerRefused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "owner-refused",
+                "Owner refused the write",
+            ),
+            K::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+            ),
+            K::InexpressibleRecord => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "inexpressible-record",
+                "Stored record cannot be expressed in this version",
+            ),
+            K::OwnerFault => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "owner-fault",
+                "Owner failed",
+            ),
+            K::OwnerUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "owner-unavailable",
+                "Owner unavailable",
+            ),
+            K::OwnerTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "owner-timeout",
+                "Owner timed out",
+            ),
+        }
+    }
+
+    /// Its `type` URI.
+    pub fn uri(self) -> String {
+        format!("{TYPE_BASE}{}", self.describe().1)
+    }
+}
+
 impl Problem {
-    /// A problem of a kind (the last segment of its `type`).
-    fn new(status: StatusCode, kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
+    /// A problem of a kind.
+    fn new(kind: Kind, detail: impl Into<String>) -> Self {
+        let (status, _, title) = kind.describe();
         Problem(Box::new(Details {
-            kind: format!("{TYPE_BASE}{kind}"),
+            kind: kind.uri(),
             title,
             status: status.as_u16(),
             detail: detail.into(),
@@ -51,35 +219,23 @@ impl Problem {
 
     /// 400: the body is not acceptable JSON.
     pub fn malformed(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-body",
-            "Malformed request body",
-            detail,
-        )
+        Self::new(Kind::MalformedBody, detail)
     }
 
     /// 400: `If-Match` is not a valid field value.
     pub fn invalid_precondition(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-precondition",
-            "Invalid If-Match",
-            detail,
-        )
+        Self::new(Kind::InvalidPrecondition, detail)
     }
 
     /// 404 for a path nothing serves.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+        Self::new(Kind::NotFound, detail)
     }
 
     /// 405: the path is served, but not for this method.
     pub fn method_not_allowed(method: &Method) -> Self {
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
+            Kind::MethodNotAllowed,
             format!("{method} is not served at this path"),
         )
     }
@@ -87,9 +243,7 @@ impl Problem {
     /// 413: the body is over `limit` bytes.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
+            Kind::BodyTooLarge,
             format!("the body is larger than the limit of {limit} bytes"),
         )
     }
@@ -97,10 +251,8 @@ impl Problem {
     /// 415: the body is not declared as JSON; `found` says what it was.
     pub fn unsupported_media_type(found: &str) -> Self {
         Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            format!("the body must be JSON (Content-Type: application/json or application/merge-patch+json), not {found}"),
+                Kind::UnsupportedMediaType,
+                format!("the body must be JSON (Content-Type: application/json or application/merge-patch+json), not {found}"),
         )
     }
 
@@ -109,13 +261,7 @@ impl Problem {
         let detail = format!(
             "the integer {literal} at `{pointer}` does not fit in 64 bits; it would not be stored exactly, so it is refused"
         );
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "number-out-of-range",
-            "Number out of range",
-            detail.clone(),
-        )
-        .violations(vec![Violation {
+        Self::new(Kind::NumberOutOfRange, detail.clone()).violations(vec![Violation {
             pointer,
             keyword: "type".to_owned(),
             schema_location: String::new(),
@@ -147,23 +293,12 @@ impl From<write::Error> for Problem {
         use write::Error as E;
         let detail = error.to_string();
         match error {
-            E::UnknownContract(_) => Self::new(
-                StatusCode::NOT_FOUND,
-                "unknown-contract",
-                "Unknown contract",
-                detail,
-            ),
-            E::UnknownVersion { contract, .. } => Self::new(
-                StatusCode::NOT_FOUND,
-                "unknown-version",
-                "Unknown contract version",
-                detail,
-            )
-            .contract(contract),
+            E::UnknownContract(_) => Self::new(Kind::UnknownContract, detail),
+            E::UnknownVersion { contract, .. } => {
+                Self::new(Kind::UnknownVersion, detail).contract(contract)
+            }
             E::Retired { contract, version } => Self::new(
-                StatusCode::GONE,
-                "retired-version",
-                "Contract version retired",
+                Kind::RetiredVersion,
                 format!("{detail}; use a newer version"),
             )
             .contract(contract)
@@ -172,39 +307,21 @@ impl From<write::Error> for Problem {
                 contract,
                 rejection,
             } => {
-                let (kind, title) = if rejection.after_upgrade {
-                    (
-                        "upgrade-violation",
-                        "Upgraded payload violates the stored version",
-                    )
+                let kind = if rejection.after_upgrade {
+                    Kind::UpgradeViolation
                 } else {
-                    ("contract-violation", "Payload violates the contract")
+                    Kind::ContractViolation
                 };
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
+                Self::new(kind, detail)
                     .contract(contract)
                     .version(rejection.version)
                     .violations(rejection.violations)
             }
-            E::KeyMismatch { .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "key-mismatch",
-                "Record key mismatch",
-                detail,
-            ),
-            E::PreconditionRequired(_) => Self::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "precondition-required",
-                "If-Match required",
-                detail,
-            ),
-            E::Inexpressible { rejection } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "inexpressible-record",
-                "Stored record cannot be expressed in this version",
-                detail,
-            )
-            .version(rejection.version)
-            .violations(rejection.violations),
+            E::KeyMismatch { .. } => Self::new(Kind::KeyMismatch, detail),
+            E::PreconditionRequired(_) => Self::new(Kind::PreconditionRequired, detail),
+            E::Inexpressible { rejection } => Self::new(Kind::InexpressibleRecord, detail)
+                .version(rejection.version)
+                .violations(rejection.violations),
             E::Owner(owner) => Self::from(owner),
         }
     }
@@ -215,55 +332,31 @@ impl From<systems::Error> for Problem {
         use systems::Error as E;
         let detail = error.to_string();
         match error {
-            E::NotFound => Self::new(
-                StatusCode::NOT_FOUND,
-                "unknown-record",
-                "Unknown record",
-                detail,
-            ),
+            E::NotFound => Self::new(Kind::UnknownRecord, detail),
             E::Exists => Self::new(
-                StatusCode::CONFLICT,
-                "record-exists",
-                "Record already exists",
+                Kind::RecordExists,
                 format!("{detail}; use PUT to replace it"),
             ),
-            E::RevisionMismatch { .. } => Self::new(
-                StatusCode::PRECONDITION_FAILED,
-                "stale-revision",
-                "If-Match does not match",
-                detail,
-            ),
+            E::RevisionMismatch { .. } => Self::new(Kind::StaleRevision, detail),
             E::Unavailable(_) => {
                 let mut problem = Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "owner-unavailable",
-                    "Owner unavailable",
+                    Kind::OwnerUnavailable,
                     format!("{detail}; nothing was written"),
                 );
                 problem.0.retry_after = Some(1);
                 problem
             }
             E::Timeout(_) => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "owner-timeout",
-                "Owner timed out",
+                Kind::OwnerTimeout,
                 format!(
                     "{detail}; the write may still be applied: read the record (its ETag \
                      names its revision) before retrying"
                 ),
             ),
-            E::Refused(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "owner-refused",
-                "Owner refused the write",
-                format!("{detail}; nothing was written"),
-            ),
-            E::Fault(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "owner-fault",
-                "Owner failed",
-                detail,
-            ),
+            E::Refused(_) => {
+                Self::new(Kind::OwnerRefused, format!("{detail}; nothing was written"))
+            }
+            E::Fault(_) => Self::new(Kind::OwnerFault, detail),
         }
     }
 }
