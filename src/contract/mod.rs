@@ -3,6 +3,7 @@
 //! the CLI and the tests use it directly.
 
 mod avro_json;
+pub mod bundle;
 pub mod compat;
 mod error;
 pub mod evolve;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::avro_json::AvroSchema;
+use super::bundle::bundle;
 use super::pointer::{push_token, JsonPointer};
 use super::Error;
 
@@ -165,6 +166,8 @@ impl std::fmt::Display for Violation {
 pub struct Schema {
     raw: Value,
     compiled: Compiled,
+    /// What [`Schema::json_schema`] answers, built with the schema.
+    described: Value,
 }
 
 enum Compiled {
@@ -187,27 +190,39 @@ const MESSAGE_LIMIT: usize = 300;
 impl Schema {
     /// Compiles a document. `$ref`s resolve through `roots` only.
     pub fn compile(document: &SchemaDocument, roots: &RefRoots) -> Result<Self, Error> {
-        let compiled = match document.format {
-            SchemaFormat::JsonSchema => {
-                Compiled::Json(Box::new(compile_json_schema(document, roots)?))
-            }
-            SchemaFormat::Avro => Compiled::Avro(
-                parse_avro(&document.raw)
-                    .map(|schema| Box::new(AvroSchema::new(schema)))
+        let (compiled, described) = match document.format {
+            SchemaFormat::JsonSchema => (
+                Compiled::Json(Box::new(compile_json_schema(document, roots)?)),
+                bundle(document, roots),
+            ),
+            SchemaFormat::Avro => {
+                let schema = parse_avro(&document.raw)
+                    .map(AvroSchema::new)
                     .map_err(|e| {
                         Error::new(&document.path, format!("not a valid Avro schema: {e}"))
-                    })?,
-            ),
+                    })?;
+                let described = schema.json_schema();
+                (Compiled::Avro(Box::new(schema)), described)
+            }
         };
         Ok(Self {
             raw: document.raw.clone(),
             compiled,
+            described,
         })
     }
 
     /// The schema document as written.
     pub fn raw(&self) -> &Value {
         &self.raw
+    }
+
+    /// The JSON Schema (2020-12) of the payloads it accepts, standing on
+    /// its own: for JSON Schema the document with the files it references
+    /// embedded (see `bundle`), for Avro the natural JSON mapping's (see
+    /// `avro_json`). Local references are JSON pointers from its root.
+    pub fn json_schema(&self) -> &Value {
+        &self.described
     }
 
     /// The language of the schema.
