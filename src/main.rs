@@ -46,6 +46,16 @@ enum Command {
     },
     /// Compare schema versions: exit 0 compatible, 1 incompatible, 2 error.
     Compat(CompatArgs),
+    /// Print the OpenAPI 3.1 document `GET /openapi.json` serves for the
+    /// contracts; exit 1 listing each problem of a broken folder.
+    Openapi {
+        /// The contracts folder (default: the config's, else ./contracts).
+        #[arg(long, env = "CONTRACTGATE_CONTRACTS")]
+        contracts: Option<PathBuf>,
+        /// The gateway config, whose systems owners must name.
+        #[arg(long, env = "CONTRACTGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// `contractgate compat [--mode MODE] [--policy P] [--format F] OLD NEW [OLDER…]`
@@ -98,6 +108,7 @@ fn main() -> ExitCode {
         ),
         Command::Check { dir, config } => check(dir, config),
         Command::Compat(args) => Ok(compat(args)),
+        Command::Openapi { contracts, config } => openapi(contracts, config),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
@@ -151,6 +162,35 @@ async fn shutdown_signal() {
 }
 
 fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let (config, loaded) = load_contracts(dir, file)?;
+    let Some(registry) = loaded else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let count = registry.contracts().count();
+    let versions: usize = registry.contracts().map(|c| c.versions().len()).sum();
+    println!(
+        "{}: {count} contracts, {versions} versions, all valid",
+        config.contracts.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn openapi(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let (_, loaded) = load_contracts(dir, file)?;
+    let Some(registry) = loaded else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let document = contractgate::http::openapi::document(&registry);
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The config and the contracts of its folder (or `dir`); `None` when the
+/// folder has problems, each printed.
+fn load_contracts(
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+) -> anyhow::Result<(Config, Option<Registry>)> {
     let config = Config::load(
         file.as_deref(),
         Overrides {
@@ -159,15 +199,7 @@ fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode
         },
     )?;
     match Registry::load(&config.contracts, &config.load_options()) {
-        Ok(registry) => {
-            let count = registry.contracts().count();
-            let versions: usize = registry.contracts().map(|c| c.versions().len()).sum();
-            println!(
-                "{}: {count} contracts, {versions} versions, all valid",
-                config.contracts.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(registry) => Ok((config, Some(registry))),
         Err(problems) => {
             for problem in &problems {
                 println!("error: {problem}");
@@ -177,7 +209,7 @@ fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode
                 problems.len(),
                 config.contracts.display()
             );
-            Ok(ExitCode::FAILURE)
+            Ok((config, None))
         }
     }
 }

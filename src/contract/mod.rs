@@ -14,7 +14,9 @@ pub mod registry;
 pub mod schema;
 
 pub use error::Error;
-pub use model::{Concurrency, Contract, ContractVersion, Rejection, Status, ValidatedRecord};
+pub use model::{
+    Concurrency, Contract, ContractVersion, Example, Rejection, Status, ValidatedRecord,
+};
 pub use names::{is_sql_identifier, ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;
 pub use registry::{LoadOptions, Registry};

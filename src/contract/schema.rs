@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 use url::Url;
+use utoipa::ToSchema;
 
 use super::avro_json::AvroSchema;
 use super::bundle::bundle;
@@ -14,7 +15,7 @@ use super::pointer::{push_token, JsonPointer};
 use super::Error;
 
 /// The language a schema file is written in, found from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SchemaFormat {
     /// JSON Schema, 2020-12 unless `$schema` names draft 7.
@@ -144,7 +145,7 @@ impl jsonschema::Retrieve for RefRoots {
 }
 
 /// One way a payload breaks a schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Violation {
     /// JSON pointer into the payload (`""` is the payload itself).
     pub pointer: String,

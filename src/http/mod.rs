@@ -4,6 +4,8 @@ mod body;
 mod contracts;
 mod health;
 mod if_match;
+pub mod openapi;
+mod path;
 mod problem;
 mod records;
 
@@ -37,6 +39,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .merge(records::router())
         .merge(contracts::router())
         .merge(health::router())
+        .merge(openapi::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
         .method_not_allowed_fallback(method_not_allowed)
         .layer(layers)

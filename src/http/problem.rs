@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::contract::{Version, Violation};
 use crate::systems;
@@ -17,18 +18,33 @@ pub const TYPE_BASE: &str = "https://contractgate.dev/problems/";
 #[derive(Debug, Serialize)]
 pub struct Problem(Box<Details>);
 
-#[derive(Debug, Serialize)]
-struct Details {
+/// A problem's body, documented as `Problem` in the OpenAPI document.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub(super) struct Details {
+    /// `https://contractgate.dev/problems/` and the kind of problem.
     #[serde(rename = "type")]
+    #[schema(
+        format = "uri",
+        example = "https://contractgate.dev/problems/contract-violation"
+    )]
     kind: String,
+    /// The kind of problem, for people.
     title: &'static str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong in this case, and what to do about it.
     detail: String,
+    /// The contract concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     contract: Option<String>,
+    /// The version checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<u32>,
+    /// Every violation of the contract, for `contract-violation`,
+    /// `upgrade-violation`, `inexpressible-record` and `number-out-of-range`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     violations: Vec<Violation>,
     #[serde(skip)]
     retry_after: Option<u64>,

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::body::JsonObject;
 use super::if_match;
+use super::path::Path;
 use super::problem::Problem;
 use super::set_contract_version;
 use crate::contract::RecordKey;
