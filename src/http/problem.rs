@@ -18,7 +18,8 @@ pub const TYPE_BASE: &str = "https://contractgate.dev/problems/";
 #[derive(Debug, Serialize)]
 pub struct Problem(Box<Details>);
 
-/// A problem's body, documented as `Problem` in the OpenAPI document.
+/// A problem (RFC 9457): what went wrong, and every violation when a
+/// payload broke its contract.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Problem)]
 pub(super) struct Details {
