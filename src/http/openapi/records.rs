@@ -56,6 +56,8 @@ const KEYED_UPDATE: [Kind; 4] = [
 struct Operation {
     /// What it does, in a word: `create`.
     verb: &'static str,
+    /// What it does, in a few: `Create a record`.
+    summary: &'static str,
     /// What it does, in a sentence or two.
     what: &'static str,
     /// Whether `If-Match` applies.
@@ -77,13 +79,20 @@ struct Described<'c> {
 }
 
 /// Adds the paths, tags and schema components of every contract version of
-/// `registry` to `document`.
+/// `registry` to `document`; the contracts' tags come first, as readers
+/// come for them.
 pub(super) fn add(document: &mut Value, registry: &Registry) {
+    let mut tags: Vec<Value> = registry
+        .contracts()
+        .map(
+            |contract| json!({"name": contract.name.as_str(), "description": contract.description}),
+        )
+        .collect();
+    if let Value::Array(others) = document["tags"].take() {
+        tags.extend(others);
+    }
+    document["tags"] = Value::Array(tags);
     for contract in registry.contracts() {
-        push(
-            &mut document["tags"],
-            json!({"name": contract.name.as_str(), "description": contract.description}),
-        );
         let published = contract
             .versions()
             .iter()
@@ -104,13 +113,6 @@ pub(super) fn add(document: &mut Value, registry: &Registry) {
                 item[method] = operation(&described);
             }
         }
-    }
-}
-
-fn push(list: &mut Value, item: Value) {
-    match list {
-        Value::Array(items) => items.push(item),
-        other => *other = json!([item]),
     }
 }
 
@@ -156,7 +158,7 @@ impl Described<'_> {
         let mut described = json!({
             "tags": [contract.name.as_str()],
             "operationId": format!("{}.{}.{}", contract.name, self.version.version, operation.verb),
-            "summary": format!("{} a {} record ({})", operation.verb, contract.name, self.version.version),
+            "summary": format!("{} ({} {})", operation.summary, contract.name, self.version.version),
             "description": description,
         });
         if self.deprecated() {
@@ -332,6 +334,7 @@ fn key_parameter(described: &Described) -> Value {
 fn create(described: &Described) -> Value {
     described.describe(Operation {
         verb: "create",
+        summary: "Create a record",
         what: "Creates a record; its key is taken from the body. The payload is checked against this version, upgraded to the stored version and committed with its change event.",
         conditional: false,
         body: Some(described.record_body()),
@@ -343,6 +346,7 @@ fn create(described: &Described) -> Value {
 fn read(described: &Described) -> Value {
     described.describe(Operation {
         verb: "read",
+        summary: "Read a record",
         what: "Reads a record as this version has it: upgraded or downgraded from the stored version.",
         conditional: false,
         body: None,
@@ -354,6 +358,7 @@ fn read(described: &Described) -> Value {
 fn replace(described: &Described) -> Value {
     described.describe(Operation {
         verb: "replace",
+        summary: "Replace a record",
         what: "Creates the record at `{key}` or replaces it; the body's key must be `{key}`.",
         conditional: true,
         body: Some(described.record_body()),
@@ -374,6 +379,7 @@ fn patch(described: &Described) -> Value {
     let examples = described.examples(true, merge_patch);
     described.describe(Operation {
         verb: "patch",
+        summary: "Patch a record",
         what: "Applies a JSON merge patch (RFC 7396) to the record as this version has it, then checks the result like any write.",
         conditional: true,
         body: Some(described.json_body(&media_types, &schema, &examples)),
@@ -385,6 +391,7 @@ fn patch(described: &Described) -> Value {
 fn delete(described: &Described) -> Value {
     described.describe(Operation {
         verb: "delete",
+        summary: "Delete a record",
         what: "Deletes a record.",
         conditional: true,
         body: None,
