@@ -451,6 +451,19 @@ async fn real_answers_hold_to_the_document() {
                 )
                 .await,
         ),
+        // A patch that changes the key: found by the fuzzer, undocumented then.
+        (
+            "patch",
+            customer,
+            gateway
+                .send_with(
+                    Method::PATCH,
+                    &at("c-1"),
+                    &json!({"id": "c-2"}),
+                    &[("if-match", "*")],
+                )
+                .await,
+        ),
         (
             "delete",
             customer,

@@ -384,7 +384,13 @@ fn patch(described: &Described) -> Value {
         conditional: true,
         body: Some(described.json_body(&media_types, &schema, &examples)),
         successes: json!({"200": described.record_response("Patched: the record as this version has it (normalized).", &[])}),
-        kinds: [&WITH_BODY[..], &KEYED_UPDATE, &[Kind::InexpressibleRecord]].concat(),
+        // A patch may change the key: the merged record then names another.
+        kinds: [
+            &WITH_BODY[..],
+            &KEYED_UPDATE,
+            &[Kind::InexpressibleRecord, Kind::KeyMismatch],
+        ]
+        .concat(),
     })
 }
 
