@@ -84,12 +84,18 @@ fn summary(contract: &Contract) -> ContractSummary {
     }
 }
 
+/// List the contracts.
+///
+/// Every contract the gateway holds, with its versions.
 #[utoipa::path(get, path = "/contracts", tag = "registry",
     responses((status = 200, description = "Every contract, by name.", body = Vec<ContractSummary>)))]
 pub(super) async fn list(State(gateway): State<Arc<Gateway>>) -> Json<Vec<ContractSummary>> {
     Json(gateway.registry().contracts().map(|c| summary(c)).collect())
 }
 
+/// Describe a contract.
+///
+/// Its key, compatibility mode, concurrency and versions.
 #[utoipa::path(get, path = "/contracts/{name}", tag = "registry",
     params(("name" = String, Path, description = "The contract's name.", example = "customer")),
     responses((status = 200, description = "The contract.", body = ContractSummary)))]
@@ -104,6 +110,10 @@ pub(super) async fn describe(
     Ok(Json(summary(contract)))
 }
 
+/// Read a version's schema.
+///
+/// As written in the contract's folder; the record operations below show
+/// each published version's schema as JSON Schema.
 #[utoipa::path(get, path = "/contracts/{name}/{version}/schema", tag = "registry",
     params(
         ("name" = String, Path, description = "The contract's name.", example = "customer"),

@@ -47,12 +47,14 @@ pub(super) struct Readiness {
     systems: BTreeMap<String, String>,
 }
 
+/// Liveness.
 #[utoipa::path(get, path = "/healthz", tag = "health",
     responses((status = 200, description = "The process serves.", body = Health)))]
 pub(super) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+/// Readiness.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
         (status = 200, description = "Contracts are loaded and every owner answers.", body = Readiness),

@@ -71,6 +71,7 @@ const STATIC_PROBLEMS: [(&str, &[Kind]); 2] = [
     ),
 ];
 
+/// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "documentation",
     responses((status = 200, description = "This document, for the contracts loaded now.", body = Object)))]
 async fn openapi_json(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
