@@ -89,6 +89,16 @@ enum Command {
         #[arg(long, env = "CONTRACTGATE_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Print the OpenAPI 3.1 document `GET /openapi.json` serves for the
+    /// contracts; exit 1 listing each problem of a broken folder.
+    Openapi {
+        /// The contracts folder (default: the config's, else ./contracts).
+        #[arg(long, env = "CONTRACTGATE_CONTRACTS")]
+        contracts: Option<PathBuf>,
+        /// The gateway config, whose systems owners must name.
+        #[arg(long, env = "CONTRACTGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// `contractgate compat [--mode MODE] [--policy P] [--format F] OLD NEW [OLDER…]`
@@ -161,6 +171,7 @@ fn main() -> ExitCode {
             file,
             contracts,
         } => validate(&contract, &version, &file, contracts),
+        Command::Openapi { contracts, config } => openapi(contracts, config),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
@@ -235,6 +246,24 @@ fn hash_key() -> anyhow::Result<ExitCode> {
     }
     println!("{}", contractgate::http::auth::hash_key(key)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the OpenAPI document the gateway would serve for the folder.
+fn openapi(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = contracts_config(dir, file)?;
+    match Registry::load(&config.contracts, &config.load_options()) {
+        Ok(registry) => {
+            let document = contractgate::http::openapi::document(&registry);
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            for problem in &problems {
+                println!("error: {problem}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// The config of a command that reads contracts: `DIR` beats the file's.

@@ -342,3 +342,19 @@ on_every_owner!(
     an_if_match_that_is_not_a_field_value_is_400_and_nothing_is_written,
     a_wrong_method_is_405_problem,
 );
+
+#[tokio::test]
+async fn a_path_that_is_not_utf8_is_a_404_problem() {
+    let gateway = TestGateway::spawn(&example_contracts()).await;
+    let body = example("customer", "v2.valid.gold.json");
+    for (method, path) in [
+        (Method::PUT, "/contracts/customer/v2/records/c-%FF"),
+        (Method::GET, "/contracts/%FF"),
+        (Method::GET, "/contracts/customer/v%FF/schema"),
+    ] {
+        let response = gateway.send(method, path, &body).await;
+        let problem = expect_problem(response, 404, "not-found").await;
+        assert_detail(&problem, "UTF-8");
+    }
+    nothing_written(&gateway).await;
+}

@@ -3,6 +3,7 @@
 //! the CLI and the tests use it directly.
 
 mod avro_json;
+pub mod bundle;
 pub mod canonical;
 pub mod compat;
 pub mod diff;
@@ -20,7 +21,7 @@ pub mod schema;
 
 pub use error::Error;
 pub use model::{
-    Applied, AppliedStep, AvroResolution, Concurrency, Contract, ContractVersion, Layout,
+    Applied, AppliedStep, AvroResolution, Concurrency, Contract, ContractVersion, Example, Layout,
     Rejection, Status, Unreadable, ValidatedRecord,
 };
 pub use names::{is_sql_identifier, ContractName, RecordKey, Version};

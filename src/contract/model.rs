@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::compat::Mode;
 use super::evolve::Step;
@@ -15,7 +16,7 @@ use super::rules::{check_all, Rule};
 use super::schema::{Schema, SchemaFormat, Violation};
 
 /// Whether a version is still written to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Accepted.
@@ -28,7 +29,7 @@ pub enum Status {
 }
 
 /// Whether updates must name the revision they replace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Concurrency {
     /// `If-Match` is honoured when sent.
@@ -160,8 +161,28 @@ pub struct Contract {
     pub pii: Vec<JsonPointer>,
     /// The contract's folder.
     pub folder: PathBuf,
+    /// The payloads of its `examples/` folder, by file name.
+    pub examples: Vec<Example>,
     /// Versions 1..=n, in order: `versions[i]` is version i+1.
     pub(super) versions: Vec<ContractVersion>,
+}
+
+/// A payload from a contract's `examples/` folder: `v{n}.valid.*.json`
+/// must be accepted by version n, `v{n}.invalid.*.json` refused. They are
+/// checked when the contract loads and shown in its documentation.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The version it is written in.
+    pub version: Version,
+    /// Whether that version accepts it.
+    pub valid: bool,
+    /// What the file name says between the kind and `.json` (`full` in
+    /// `v1.valid.full.json`).
+    pub name: String,
+    /// The payload.
+    pub payload: Value,
 }
 
 /// A payload that passed its contract: validated against the version it was

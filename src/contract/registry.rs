@@ -15,7 +15,7 @@ use super::canonical;
 use super::compat::{self, ChangeKind, Direction, Mode, Policy, SchemaVersion};
 use super::evolve::Step;
 use super::history;
-use super::model::{Concurrency, Contract, ContractVersion, Layout, Status, Unreadable};
+use super::model::{Concurrency, Contract, ContractVersion, Example, Layout, Status, Unreadable};
 use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
 use super::rules::{Rule, RuleFile};
@@ -212,6 +212,7 @@ fn load_contract(
             Err(mut problems) => errors.append(&mut problems),
         }
     }
+    let examples = read_examples(dir, versions.len(), &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -231,6 +232,7 @@ fn load_contract(
         concurrency: file.concurrency,
         pii: file.tags.pii,
         folder: dir.to_path_buf(),
+        examples,
         versions,
     };
     let mut problems = check_upgrades(&contract, &file_path);
@@ -496,59 +498,74 @@ fn unreadable_message(unreadable: &Unreadable) -> String {
     )
 }
 
-/// Runs `examples/v{n}.valid.*.json` and `v{n}.invalid.*.json` through their
-/// version, and every valid one up to the stored version and back, and
-/// through every hop of the chain; returns the problems and the valid
-/// examples (the seeds of `history`'s generated payloads).
-fn check_examples(contract: &Contract) -> (Vec<Error>, Vec<(Version, Value)>) {
-    let folder = contract.folder.join("examples");
-    let mut valid_examples = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&folder) else {
-        return (Vec::new(), valid_examples);
+/// Reads `examples/v{n}.valid.*.json` and `v{n}.invalid.*.json` of a
+/// contract with `versions` versions, in file name order.
+fn read_examples(dir: &Path, versions: usize, errors: &mut Vec<Error>) -> Vec<Example> {
+    let Ok(entries) = std::fs::read_dir(dir.join("examples")) else {
+        return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     files.sort();
-    let mut errors = Vec::new();
+    let mut examples = Vec::new();
     for path in files {
-        let name = path
+        let file_name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        let Some((version, valid)) = example_kind(name) else {
+        let Some((version, valid, name)) = example_kind(file_name) else {
             continue;
         };
-        let Some(declared) = contract.version(version) else {
+        if version.number() as usize > versions {
             errors.push(Error::new(
                 &path,
                 format!("example for {version}, which the contract does not have"),
             ));
             continue;
+        }
+        match read_json(&path) {
+            Ok(payload) => examples.push(Example {
+                name: name.to_owned(),
+                path,
+                version,
+                valid,
+                payload,
+            }),
+            Err(e) => errors.push(e),
+        }
+    }
+    examples
+}
+
+/// Runs each example through its version, and every valid one up to the
+/// stored version and back, and through every hop of the chain; returns
+/// the problems and the valid examples (the seeds of `history`'s generated
+/// payloads).
+fn check_examples(contract: &Contract) -> (Vec<Error>, Vec<(Version, Value)>) {
+    let mut errors = Vec::new();
+    let mut valid_examples = Vec::new();
+    for example in &contract.examples {
+        let (version, path, payload) = (example.version, &example.path, &example.payload);
+        let Some(declared) = contract.version(version) else {
+            continue;
         };
-        let payload: Value = match read_json(&path) {
-            Ok(payload) => payload,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let violations = declared.check(&payload);
-        match (valid, violations.first()) {
+        let violations = declared.check(payload);
+        match (example.valid, violations.first()) {
             (true, Some(v)) => errors.push(Error::new(
-                &path,
+                path,
                 format!("a valid example is rejected by {version}: {v}"),
             )),
             (false, None) => errors.push(Error::new(
-                &path,
+                path,
                 format!("an invalid example is accepted by {version}"),
             )),
             (true, None) => {
                 let problem =
-                    check_round_trip(contract, version, payload.clone(), &path).or_else(|| {
-                        let failure = history::walk(contract, version, &payload).err()?;
-                        Some(Error::new(&path, failure.to_string()))
+                    check_round_trip(contract, version, payload.clone(), path).or_else(|| {
+                        let failure = history::walk(contract, version, payload).err()?;
+                        Some(Error::new(path, failure.to_string()))
                     });
                 errors.extend(problem);
-                valid_examples.push((version, payload));
+                valid_examples.push((version, payload.clone()));
             }
             (false, Some(_)) => {}
         }
@@ -585,14 +602,15 @@ fn check_round_trip(
     ))
 }
 
-/// `v2.valid.basic.json` → (2, true).
-fn example_kind(name: &str) -> Option<(Version, bool)> {
-    let mut parts = name.split('.');
+/// `v2.valid.basic.json` → (2, true, `basic`).
+fn example_kind(file_name: &str) -> Option<(Version, bool, &str)> {
+    let stem = file_name.strip_suffix(".json")?;
+    let mut parts = stem.splitn(3, '.');
     let version = Version::parse_segment(parts.next()?)?;
     let valid = match parts.next()? {
         "valid" => true,
         "invalid" => false,
         _ => return None,
     };
-    name.ends_with(".json").then_some((version, valid))
+    Some((version, valid, parts.next().unwrap_or_default()))
 }

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 use url::Url;
+use utoipa::ToSchema;
 
 use super::avro_json::AvroSchema;
+use super::bundle::bundle;
 use super::pointer::{push_token, JsonPointer};
 use super::Error;
 
 /// The language a schema file is written in, found from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SchemaFormat {
     /// JSON Schema, 2020-12 unless `$schema` names draft 7 or, without
@@ -144,7 +146,7 @@ impl jsonschema::Retrieve for RefRoots {
 }
 
 /// One way a payload breaks a schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Violation {
     /// JSON pointer into the payload (`""` is the payload itself).
     pub pointer: String,
@@ -170,6 +172,8 @@ pub struct Schema {
     path: PathBuf,
     roots: RefRoots,
     compiled: Compiled,
+    /// What [`Schema::json_schema`] answers, built with the schema.
+    described: Value,
 }
 
 enum Compiled {
@@ -192,29 +196,41 @@ const MESSAGE_LIMIT: usize = 300;
 impl Schema {
     /// Compiles a document. `$ref`s resolve through `roots` only.
     pub fn compile(document: &SchemaDocument, roots: &RefRoots) -> Result<Self, Error> {
-        let compiled = match document.format {
-            SchemaFormat::JsonSchema => {
-                Compiled::Json(Box::new(compile_json_schema(document, roots)?))
-            }
-            SchemaFormat::Avro => Compiled::Avro(
-                parse_avro(&document.raw)
-                    .map(|schema| Box::new(AvroSchema::new(schema)))
+        let (compiled, described) = match document.format {
+            SchemaFormat::JsonSchema => (
+                Compiled::Json(Box::new(compile_json_schema(document, roots)?)),
+                bundle(document, roots),
+            ),
+            SchemaFormat::Avro => {
+                let schema = parse_avro(&document.raw)
+                    .map(AvroSchema::new)
                     .map_err(|e| {
                         Error::new(&document.path, format!("not a valid Avro schema: {e}"))
-                    })?,
-            ),
+                    })?;
+                let described = schema.json_schema();
+                (Compiled::Avro(Box::new(schema)), described)
+            }
         };
         Ok(Self {
             raw: document.raw.clone(),
             path: document.path.clone(),
             roots: roots.clone(),
             compiled,
+            described,
         })
     }
 
     /// The schema document as written.
     pub fn raw(&self) -> &Value {
         &self.raw
+    }
+
+    /// The JSON Schema (2020-12) of the payloads it accepts, standing on
+    /// its own: for JSON Schema the document with the files it references
+    /// embedded (see `bundle`), for Avro the natural JSON mapping's (see
+    /// `avro_json`). Local references are JSON pointers from its root.
+    pub fn json_schema(&self) -> &Value {
+        &self.described
     }
 
     /// The language of the schema.

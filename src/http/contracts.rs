@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::{require_named, Principal, SEE};
+use super::path::Path;
 use super::problem::Problem;
 use super::set_contract_version;
 use crate::contract::compat::Mode;
@@ -24,23 +26,41 @@ pub fn router() -> Router<Arc<Gateway>> {
         .route("/contracts/{name}/{version}/schema", get(schema))
 }
 
-#[derive(Serialize)]
-struct ContractSummary {
+/// A contract as the registry holds it.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ContractSummary {
+    /// Its name, as in its URLs.
+    #[schema(example = "customer")]
     name: String,
+    /// What its records are.
     description: String,
+    /// The JSON pointer of the key in a payload.
+    #[schema(example = "/id")]
     key: String,
+    /// The rule new versions keep.
     compatibility: Mode,
+    /// Whether updates must send `If-Match`.
     concurrency: Concurrency,
+    /// The version owners store: the latest.
     stored_version: u32,
+    /// Every version, oldest first.
     versions: Vec<VersionSummary>,
 }
 
-#[derive(Serialize)]
-struct VersionSummary {
+/// One version of a contract.
+#[derive(Serialize, ToSchema)]
+pub(super) struct VersionSummary {
+    /// Its number.
     version: u32,
+    /// Whether it is still written to.
     status: Status,
+    /// The language of its schema.
     format: SchemaFormat,
+    /// Where its schema is served.
+    #[schema(example = "/contracts/customer/v2/schema")]
     schema: String,
+    /// Where its records are.
+    #[schema(example = "/contracts/customer/v2/records")]
     records: String,
 }
 
@@ -66,8 +86,12 @@ fn summary(contract: &Contract) -> ContractSummary {
     }
 }
 
-/// The contracts the caller holds a scope on.
-async fn list(
+/// List the contracts.
+///
+/// Every contract the caller holds a scope on, with its versions.
+#[utoipa::path(get, path = "/contracts", tag = "registry",
+    responses((status = 200, description = "Every contract the caller may see, by name.", body = Vec<ContractSummary>)))]
+pub(super) async fn list(
     State(gateway): State<Arc<Gateway>>,
     Extension(principal): Extension<Principal>,
 ) -> Json<Vec<ContractSummary>> {
@@ -79,7 +103,13 @@ async fn list(
     Json(visible.map(|c| summary(c)).collect())
 }
 
-async fn describe(
+/// Describe a contract.
+///
+/// Its key, compatibility mode, concurrency and versions.
+#[utoipa::path(get, path = "/contracts/{name}", tag = "registry",
+    params(("name" = String, Path, description = "The contract's name.", example = "customer")),
+    responses((status = 200, description = "The contract.", body = ContractSummary)))]
+pub(super) async fn describe(
     State(gateway): State<Arc<Gateway>>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
@@ -92,7 +122,19 @@ async fn describe(
     Ok(Json(summary(contract)))
 }
 
-async fn schema(
+/// Read a version's schema.
+///
+/// As written in the contract's folder; the record operations below show
+/// each published version's schema as JSON Schema.
+#[utoipa::path(get, path = "/contracts/{name}/{version}/schema", tag = "registry",
+    params(
+        ("name" = String, Path, description = "The contract's name.", example = "customer"),
+        ("version" = String, Path, description = "`v` and the version's number.", example = "v1"),
+    ),
+    responses((status = 200, description = "The version's schema as written (JSON Schema or Avro), retired versions included.",
+        body = serde_json::Value,
+        headers(("Contract-Version" = u32, description = "The version asked for.")))))]
+pub(super) async fn schema(
     State(gateway): State<Arc<Gateway>>,
     Extension(principal): Extension<Principal>,
     Path((name, version)): Path<(String, String)>,

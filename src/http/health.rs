@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::events::relay;
 use crate::gateway::Gateway;
@@ -28,11 +29,44 @@ pub fn router() -> Router<Arc<Gateway>> {
         .route("/readyz", get(readyz))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The process serves.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Health {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
-async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>) {
+/// Whether the gateway can take writes.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Readiness {
+    /// Contracts are loaded and every owner answers.
+    ready: bool,
+    /// How many contracts are loaded.
+    contracts: usize,
+    /// Each system by name: `ok`, or what is wrong with it.
+    systems: BTreeMap<String, String>,
+    /// With a relay: each system's backlog (`backlog`, the events waiting,
+    /// and `oldest_unsent_seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    relay: Option<serde_json::Value>,
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The process serves.", body = Health)))]
+pub(super) async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Contracts are loaded and every owner answers.", body = Readiness),
+        (status = 503, description = "An owner does not answer (within 2 s, or `limits.timeout_ms` if smaller).", body = Readiness),
+    ))]
+pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Readiness>) {
     let limit = HEALTH_TIMEOUT.min(Duration::from_millis(gateway.config().limits.timeout_ms));
     let owners = check_owners(
         gateway
@@ -50,11 +84,11 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
     };
     let (owners, relay) = tokio::join!(owners, relay);
     let ready = owners.values().all(Result::is_ok);
-    let systems: serde_json::Map<String, Value> = owners
+    let systems = owners
         .into_iter()
         .map(|(name, health)| {
             let state = health.map_or_else(|error| error.to_string(), |()| "ok".to_owned());
-            (name, Value::String(state))
+            (name, state)
         })
         .collect();
     let contracts = gateway.registry().contracts().count();
@@ -63,11 +97,15 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut body = json!({"ready": ready, "contracts": contracts, "systems": systems});
-    if let Some(relay) = relay {
-        body["relay"] = relay;
-    }
-    (status, Json(body))
+    (
+        status,
+        Json(Readiness {
+            ready,
+            contracts,
+            systems,
+            relay,
+        }),
+    )
 }
 
 /// Asks every owner at once, each bounded by `limit`, so the answer comes

@@ -9,6 +9,8 @@ mod health;
 mod idempotency_key;
 mod if_match;
 mod limits;
+pub mod openapi;
+mod path;
 mod problem;
 mod records;
 mod tls;
@@ -79,6 +81,7 @@ pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
         .merge(validate::router())
         .merge(contracts::router())
         .merge(changes::router())
+        .merge(openapi::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
         .method_not_allowed_fallback(method_not_allowed);
     if let Some(rate) = config.limits.rate {

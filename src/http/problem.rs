@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::contract::{Version, Violation};
 use crate::systems;
@@ -19,18 +20,34 @@ pub const TYPE_BASE: &str = "https://contractgate.dev/problems/";
 #[derive(Debug, Serialize)]
 pub struct Problem(Box<Details>);
 
-#[derive(Debug, Serialize)]
-struct Details {
+/// A problem (RFC 9457): what went wrong, and every violation when a
+/// payload broke its contract.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem)]
+pub(super) struct Details {
+    /// `https://contractgate.dev/problems/` and the kind of problem.
     #[serde(rename = "type")]
+    #[schema(
+        format = "uri",
+        example = "https://contractgate.dev/problems/contract-violation"
+    )]
     kind: String,
+    /// The kind of problem, for people.
     title: &'static str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong in this case, and what to do about it.
     detail: String,
+    /// The contract concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     contract: Option<String>,
+    /// The version checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<u32>,
+    /// Every violation of the contract, for `contract-violation`,
+    /// `upgrade-violation`, `inexpressible-record` and `number-out-of-range`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     violations: Vec<Violation>,
     /// For a retired version: the version to move to.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,11 +58,255 @@ struct Details {
     www_authenticate: Option<String>,
 }
 
+/// Every kind of problem the gateway answers with. Its status, `type` and
+/// title are here and nowhere else; the OpenAPI document lists the kinds
+/// each operation can give from this too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Not JSON, not UTF-8, not an object, or nested too deep.
+    MalformedBody,
+    /// `If-Match` is neither `*` nor a list of entity-tags.
+    InvalidPrecondition,
+    /// Nothing is served at the path (or the record key cannot be one).
+    NotFound,
+    /// No contract of that name.
+    UnknownContract,
+    /// The contract has no such version.
+    UnknownVersion,
+    /// No record at that key.
+    UnknownRecord,
+    /// The path is served, not for this method.
+    MethodNotAllowed,
+    /// A POST of a key that exists.
+    RecordExists,
+    /// The version is retired.
+    RetiredVersion,
+    /// `If-Match` names another revision.
+    StaleRevision,
+    /// The body is over `limits.body_bytes`.
+    BodyTooLarge,
+    /// The body is not declared as JSON.
+    UnsupportedMediaType,
+    /// The payload breaks the version it was sent in.
+    ContractViolation,
+    /// Valid as sent, but its upgrade breaks the stored version.
+    UpgradeViolation,
+    /// A PUT body's key differs from the path's.
+    KeyMismatch,
+    /// An integer literal beyond 64 bits.
+    NumberOutOfRange,
+    /// The owner's own rules refused the write.
+    OwnerRefused,
+    /// `concurrency: required` and no `If-Match`.
+    PreconditionRequired,
+    /// The owner failed in a way a retry will not mend.
+    OwnerFault,
+    /// The owner cannot be reached; nothing was written.
+    OwnerUnavailable,
+    /// The owner took longer than `limits.timeout_ms`.
+    OwnerTimeout,
+    /// Authentication required.
+    Unauthorized,
+    /// Forbidden.
+    Forbidden,
+    /// Request timed out.
+    RequestTimeout,
+    /// Too many requests.
+    RateLimited,
+    /// Gateway overloaded.
+    Overloaded,
+    /// Internal error.
+    InternalError,
+    /// Invalid Idempotency-Key.
+    InvalidIdempotencyKey,
+    /// Idempotency-Key in use.
+    IdempotencyKeyInFlight,
+    /// Invalid query parameter.
+    InvalidQuery,
+    /// Contract required.
+    ContractRequired,
+    /// Cursor expired.
+    CursorExpired,
+    /// The stored record cannot be expressed in the version asked for.
+    NotRepresentable,
+    /// Idempotency-Key reused.
+    IdempotencyKeyReused,
+}
+
+impl Kind {
+    /// Its status, the last segment of its `type`, and its title.
+    pub fn describe(self) -> (StatusCode, &'static str, &'static str) {
+        use Kind as K;
+        match self {
+            K::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
+            K::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            K::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timed out",
+            ),
+            K::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
+            K::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Gateway overloaded",
+            ),
+            K::InternalError => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "Internal error",
+            ),
+            K::InvalidIdempotencyKey => (
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+            ),
+            K::IdempotencyKeyInFlight => (
+                StatusCode::CONFLICT,
+                "idempotency-key-in-flight",
+                "Idempotency-Key in use",
+            ),
+            K::InvalidQuery => (
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "Invalid query parameter",
+            ),
+            K::ContractRequired => (
+                StatusCode::BAD_REQUEST,
+                "contract-required",
+                "Contract required",
+            ),
+            K::CursorExpired => (StatusCode::GONE, "cursor-expired", "Cursor expired"),
+            K::NotRepresentable => (
+                StatusCode::NOT_ACCEPTABLE,
+                "not-representable",
+                "Record not representable in this version",
+            ),
+            K::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+            ),
+            K::MalformedBody => (
+                StatusCode::BAD_REQUEST,
+                "malformed-body",
+                "Malformed request body",
+            ),
+            K::InvalidPrecondition => (
+                StatusCode::BAD_REQUEST,
+                "invalid-precondition",
+                "Invalid If-Match",
+            ),
+            K::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            K::UnknownContract => (
+                StatusCode::NOT_FOUND,
+                "unknown-contract",
+                "Unknown contract",
+            ),
+            K::UnknownVersion => (
+                StatusCode::NOT_FOUND,
+                "unknown-version",
+                "Unknown contract version",
+            ),
+            K::UnknownRecord => (StatusCode::NOT_FOUND, "unknown-record", "Unknown record"),
+            K::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            K::RecordExists => (
+                StatusCode::CONFLICT,
+                "record-exists",
+                "Record already exists",
+            ),
+            K::RetiredVersion => (
+                StatusCode::GONE,
+                "retired-version",
+                "Contract version retired",
+            ),
+            K::StaleRevision => (
+                StatusCode::PRECONDITION_FAILED,
+                "stale-revision",
+                "If-Match does not match",
+            ),
+            K::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Request body too large",
+            ),
+            K::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            K::ContractViolation => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "contract-violation",
+                "Payload violates the contract",
+            ),
+            K::UpgradeViolation => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upgrade-violation",
+                "Upgraded payload violates the stored version",
+            ),
+            K::KeyMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "key-mismatch",
+                "Record key mismatch",
+            ),
+            K::NumberOutOfRange => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "number-out-of-range",
+                "Number out of range",
+            ),
+            K::OwnerRefused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "owner-refused",
+                "Owner refused the write",
+            ),
+            K::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+            ),
+            K::OwnerFault => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "owner-fault",
+                "Owner failed",
+            ),
+            K::OwnerUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "owner-unavailable",
+                "Owner unavailable",
+            ),
+            K::OwnerTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "owner-timeout",
+                "Owner timed out",
+            ),
+        }
+    }
+
+    /// Its `type` URI.
+    pub fn uri(self) -> String {
+        format!("{TYPE_BASE}{}", self.describe().1)
+    }
+}
+
 impl Problem {
-    /// A problem of a kind (the last segment of its `type`).
-    fn new(status: StatusCode, kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
+    /// A problem of a kind.
+    fn new(kind: Kind, detail: impl Into<String>) -> Self {
+        let (status, _, title) = kind.describe();
         Problem(Box::new(Details {
-            kind: format!("{TYPE_BASE}{kind}"),
+            kind: kind.uri(),
             title,
             status: status.as_u16(),
             detail: detail.into(),
@@ -61,12 +322,7 @@ impl Problem {
     /// 401: no credentials, or ones that do not check out; `challenge` is
     /// the `WWW-Authenticate` value naming the schemes that would.
     pub fn unauthorized(detail: impl Into<String>, challenge: String) -> Self {
-        let mut problem = Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication required",
-            detail,
-        );
+        let mut problem = Self::new(Kind::Unauthorized, detail);
         problem.0.www_authenticate = Some(challenge);
         problem
     }
@@ -74,16 +330,12 @@ impl Problem {
     /// 403: the caller lacks the scope. Says the same whether or not the
     /// contract exists.
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+        Self::new(Kind::Forbidden, detail)
     }
 
     /// 408: the request took longer than `limits.request_timeout_ms`.
     pub fn request_timeout(deadline: Duration) -> Self {
-        Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request-timeout",
-            "Request timed out",
-            format!(
+        Self::new(Kind::RequestTimeout, format!(
                 "the request took longer than {} ms; a write may still be applied: read the record (its ETag names its revision) before retrying",
                 deadline.as_millis()
             ),
@@ -95,9 +347,7 @@ impl Problem {
         // Whole seconds, rounded up: sooner would be refused again.
         let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut problem = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many requests",
+            Kind::RateLimited,
             format!("`{principal}` is over its rate limit; retry after {seconds} s"),
         );
         problem.0.retry_after = Some(seconds);
@@ -107,11 +357,7 @@ impl Problem {
     /// 503: as many requests are in flight as `limits.concurrency` allows;
     /// this one was refused at once rather than queued.
     pub fn overloaded() -> Self {
-        let mut problem = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "Gateway overloaded",
-            "the gateway is serving as many requests as it may at once; nothing was done, retry shortly",
+        let mut problem = Self::new(Kind::Overloaded, "the gateway is serving as many requests as it may at once; nothing was done, retry shortly",
         );
         problem.0.retry_after = Some(1);
         problem
@@ -119,51 +365,29 @@ impl Problem {
 
     /// 500: a failure of the gateway itself.
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-error",
-            "Internal error",
-            detail,
-        )
+        Self::new(Kind::InternalError, detail)
     }
 
     /// 400: the body is not acceptable JSON.
     pub fn malformed(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-body",
-            "Malformed request body",
-            detail,
-        )
+        Self::new(Kind::MalformedBody, detail)
     }
 
     /// 400: `If-Match` is not a valid field value.
     pub fn invalid_precondition(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-precondition",
-            "Invalid If-Match",
-            detail,
-        )
+        Self::new(Kind::InvalidPrecondition, detail)
     }
 
     /// 400: `Idempotency-Key` is not a key.
     pub fn invalid_idempotency_key(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-idempotency-key",
-            "Invalid Idempotency-Key",
-            detail,
-        )
+        Self::new(Kind::InvalidIdempotencyKey, detail)
     }
 
     /// 409 with `Retry-After`: a request with the same idempotency key is
     /// being processed.
     fn idempotency_key_in_flight(detail: String) -> Self {
         let mut problem = Self::new(
-            StatusCode::CONFLICT,
-            "idempotency-key-in-flight",
-            "Idempotency-Key in use",
+            Kind::IdempotencyKeyInFlight,
             format!("{detail}; retry once it is answered to get its answer"),
         );
         problem.0.retry_after = Some(1);
@@ -172,15 +396,13 @@ impl Problem {
 
     /// 404 for a path nothing serves.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+        Self::new(Kind::NotFound, detail)
     }
 
     /// 405: the path is served, but not for this method.
     pub fn method_not_allowed(method: &Method) -> Self {
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
+            Kind::MethodNotAllowed,
             format!("{method} is not served at this path"),
         )
     }
@@ -188,9 +410,7 @@ impl Problem {
     /// 413: the body is over `limit` bytes.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
+            Kind::BodyTooLarge,
             format!("the body is larger than the limit of {limit} bytes"),
         )
     }
@@ -199,9 +419,7 @@ impl Problem {
     /// `found` says what it was.
     pub fn unsupported_media_type(expected: &str, found: &str) -> Self {
         Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
+            Kind::UnsupportedMediaType,
             format!("the body must be {expected}, not {found}"),
         )
     }
@@ -211,13 +429,7 @@ impl Problem {
         let detail = format!(
             "the integer {literal} at `{pointer}` does not fit in 64 bits; it would not be stored exactly, so it is refused"
         );
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "number-out-of-range",
-            "Number out of range",
-            detail.clone(),
-        )
-        .violations(vec![Violation {
+        Self::new(Kind::NumberOutOfRange, detail.clone()).violations(vec![Violation {
             pointer,
             keyword: "type".to_owned(),
             schema_location: String::new(),
@@ -227,21 +439,14 @@ impl Problem {
 
     /// 400: a query parameter of `/changes` is not usable.
     pub fn invalid_query(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query parameter",
-            detail,
-        )
+        Self::new(Kind::InvalidQuery, detail)
     }
 
     /// 400: `/changes` without `contract=` while several systems each keep
     /// their own feed.
     pub fn contract_required(systems: &[&str]) -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "contract-required",
-            "Contract required",
+            Kind::ContractRequired,
             format!(
                 "each system keeps its own change feed ({}): name a contract with \
                  `contract=` to read its owner's",
@@ -253,9 +458,7 @@ impl Problem {
     /// 410: retention deleted events after the cursor.
     pub fn cursor_expired(pruned_through: u64) -> Self {
         Self::new(
-            StatusCode::GONE,
-            "cursor-expired",
-            "Cursor expired",
+            Kind::CursorExpired,
             format!(
                 "events up to position {pruned_through} were deleted (older than \
                  events.retention), so this cursor cannot resume without a gap: read the \
@@ -288,28 +491,17 @@ impl From<write::Error> for Problem {
         use write::Error as E;
         let detail = error.to_string();
         match error {
-            E::UnknownContract(_) => Self::new(
-                StatusCode::NOT_FOUND,
-                "unknown-contract",
-                "Unknown contract",
-                detail,
-            ),
-            E::UnknownVersion { contract, .. } => Self::new(
-                StatusCode::NOT_FOUND,
-                "unknown-version",
-                "Unknown contract version",
-                detail,
-            )
-            .contract(contract),
+            E::UnknownContract(_) => Self::new(Kind::UnknownContract, detail),
+            E::UnknownVersion { contract, .. } => {
+                Self::new(Kind::UnknownVersion, detail).contract(contract)
+            }
             E::Retired {
                 contract,
                 version,
                 successor,
             } => {
                 let mut problem = Self::new(
-                    StatusCode::GONE,
-                    "retired-version",
-                    "Contract version retired",
+                    Kind::RetiredVersion,
                     format!("{detail} (/contracts/{contract}/{successor}/…)"),
                 )
                 .contract(contract)
@@ -321,49 +513,26 @@ impl From<write::Error> for Problem {
                 contract,
                 rejection,
             } => {
-                let (kind, title) = if rejection.after_upgrade {
-                    (
-                        "upgrade-violation",
-                        "Upgraded payload violates the stored version",
-                    )
+                let kind = if rejection.after_upgrade {
+                    Kind::UpgradeViolation
                 } else {
-                    ("contract-violation", "Payload violates the contract")
+                    Kind::ContractViolation
                 };
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
+                Self::new(kind, detail)
                     .contract(contract)
                     .version(rejection.version)
                     .violations(rejection.violations)
             }
-            E::KeyMismatch { .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "key-mismatch",
-                "Record key mismatch",
-                detail,
-            ),
-            E::PreconditionRequired(_) => Self::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "precondition-required",
-                "If-Match required",
-                detail,
-            ),
+            E::KeyMismatch { .. } => Self::new(Kind::KeyMismatch, detail),
+            E::PreconditionRequired(_) => Self::new(Kind::PreconditionRequired, detail),
             E::NotRepresentable {
                 contract,
                 rejection,
-            } => Self::new(
-                StatusCode::NOT_ACCEPTABLE,
-                "not-representable",
-                "Record not representable in this version",
-                detail,
-            )
-            .contract(contract)
-            .version(rejection.version)
-            .violations(rejection.violations),
-            E::IdempotencyKeyReused(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-                detail,
-            ),
+            } => Self::new(Kind::NotRepresentable, detail)
+                .contract(contract)
+                .version(rejection.version)
+                .violations(rejection.violations),
+            E::IdempotencyKeyReused(_) => Self::new(Kind::IdempotencyKeyReused, detail),
             E::IdempotencyKeyInFlight(_) => Self::idempotency_key_in_flight(detail),
             E::Owner(owner) => Self::from(owner),
         }
@@ -375,38 +544,22 @@ impl From<systems::Error> for Problem {
         use systems::Error as E;
         let detail = error.to_string();
         match error {
-            E::NotFound => Self::new(
-                StatusCode::NOT_FOUND,
-                "unknown-record",
-                "Unknown record",
-                detail,
-            ),
+            E::NotFound => Self::new(Kind::UnknownRecord, detail),
             E::Exists => Self::new(
-                StatusCode::CONFLICT,
-                "record-exists",
-                "Record already exists",
+                Kind::RecordExists,
                 format!("{detail}; use PUT to replace it"),
             ),
-            E::RevisionMismatch { .. } => Self::new(
-                StatusCode::PRECONDITION_FAILED,
-                "stale-revision",
-                "If-Match does not match",
-                detail,
-            ),
+            E::RevisionMismatch { .. } => Self::new(Kind::StaleRevision, detail),
             E::Unavailable(_) => {
                 let mut problem = Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "owner-unavailable",
-                    "Owner unavailable",
+                    Kind::OwnerUnavailable,
                     format!("{detail}; nothing was written"),
                 );
                 problem.0.retry_after = Some(1);
                 problem
             }
             E::Timeout(_) => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "owner-timeout",
-                "Owner timed out",
+                Kind::OwnerTimeout,
                 format!(
                     "{detail}; the write may still be applied: read the record (its ETag \
                      names its revision) before retrying"
@@ -415,18 +568,10 @@ impl From<systems::Error> for Problem {
             // The write path answers from the ledger instead, unless the
             // write that took the key is not visible there yet: in flight.
             E::IdempotencyKeyTaken => Self::idempotency_key_in_flight(detail),
-            E::Refused(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "owner-refused",
-                "Owner refused the write",
-                format!("{detail}; nothing was written"),
-            ),
-            E::Fault(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "owner-fault",
-                "Owner failed",
-                detail,
-            ),
+            E::Refused(_) => {
+                Self::new(Kind::OwnerRefused, format!("{detail}; nothing was written"))
+            }
+            E::Fault(_) => Self::new(Kind::OwnerFault, detail),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use super::auth::{require_named, Action, Principal};
 use super::body::JsonObject;
 use super::idempotency_key::{idempotency_key, mark_replayed};
 use super::if_match;
+use super::path::Path;
 use super::problem::Problem;
 use super::set_contract_version;
 use crate::contract::RecordKey;

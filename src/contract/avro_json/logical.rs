@@ -136,7 +136,7 @@ impl Decimal {
 
 /// How far an exponent may move the point of a `big-decimal`: it is stored
 /// in plain notation, so `"1e999999"` must not become a million zeros.
-const BIG_DECIMAL_EXPONENT: i64 = 100;
+pub(super) const BIG_DECIMAL_EXPONENT: i64 = 100;
 
 /// Checks a `decimal` against its `(precision, scale)`, or a `big-decimal`
 /// (no limits) against the reach of its exponent.
@@ -240,6 +240,16 @@ pub(super) fn date_problem(value: &Value) -> Option<ValueProblem> {
 /// The years an RFC 3339 date or timestamp can write: four digits.
 const YEARS: std::ops::RangeInclusive<i32> = 0..=9999;
 
+/// The days since 1970-01-01 a `date` takes: those of [`YEARS`].
+pub(super) fn days_range() -> std::ops::RangeInclusive<i64> {
+    let epoch = OffsetDateTime::UNIX_EPOCH.date().to_julian_day();
+    let day = |year, month, day| {
+        Date::from_calendar_date(year, month, day)
+            .map_or(0, |date| i64::from(date.to_julian_day() - epoch))
+    };
+    day(*YEARS.start(), time::Month::January, 1)..=day(*YEARS.end(), time::Month::December, 31)
+}
+
 /// A date from days since 1970-01-01 or from `YYYY-MM-DD`.
 fn read_date(value: &Value) -> Result<Date, ValueProblem> {
     let Value::String(text) = value else {
@@ -298,7 +308,7 @@ fn write_date(date: Date) -> String {
 
 /// The unit of a timestamp type.
 #[derive(Clone, Copy)]
-enum Unit {
+pub(super) enum Unit {
     Millis,
     Micros,
     Nanos,
@@ -315,7 +325,7 @@ impl Unit {
     }
 
     /// Digits after the second that show the unit.
-    fn digits(self) -> usize {
+    pub(super) fn digits(self) -> usize {
         match self {
             Unit::Millis => 3,
             Unit::Micros => 6,
@@ -344,12 +354,13 @@ impl Unit {
 /// A timestamp type: its unit, and whether it is `local-`, a wall-clock
 /// reading in no particular zone rather than an instant.
 #[derive(Clone, Copy)]
-struct Timestamp {
-    unit: Unit,
-    local: bool,
+pub(super) struct Timestamp {
+    pub(super) unit: Unit,
+    pub(super) local: bool,
 }
 
-fn timestamp_of(schema: &Schema) -> Option<Timestamp> {
+/// The timestamp type of `schema`, if it is one.
+pub(super) fn timestamp_of(schema: &Schema) -> Option<Timestamp> {
     let (unit, local) = match schema {
         Schema::TimestampMillis => (Unit::Millis, false),
         Schema::TimestampMicros => (Unit::Micros, false),
@@ -368,6 +379,29 @@ pub(super) fn timestamp_problem(schema: &Schema, value: &Value) -> Option<ValueP
 }
 
 impl Timestamp {
+    /// The integers (units since the epoch) the type takes: what its long
+    /// holds within [`YEARS`].
+    pub(super) fn units_range(self) -> std::ops::RangeInclusive<i64> {
+        let instant = |year, month, day, time| {
+            Date::from_calendar_date(year, month, day).map_or(0, |date| {
+                date.with_time(time).assume_utc().unix_timestamp_nanos()
+            })
+        };
+        let first = instant(
+            *YEARS.start(),
+            time::Month::January,
+            1,
+            time::Time::MIDNIGHT,
+        );
+        let last = instant(*YEARS.end(), time::Month::December, 31, time::Time::MAX);
+        // `first` is a midnight, a whole number of any unit; `last` is
+        // positive, so dividing rounds it down to a whole unit.
+        let units = |nanos: i128| i64::try_from(nanos / self.unit.nanos());
+        let low = units(first).unwrap_or(i64::MIN);
+        let high = units(last).unwrap_or(i64::MAX);
+        low..=high
+    }
+
     fn name(self) -> String {
         let local = if self.local { "local-" } else { "" };
         format!("{local}timestamp-{}", self.unit.name())
@@ -442,6 +476,11 @@ impl Timestamp {
     /// An RFC 3339 string; a local timestamp also takes one without an
     /// offset, and keeps the wall clock of one with an offset.
     fn parse(self, text: &str) -> Option<i128> {
+        // RFC 3339 separates date and time with `T` (any case) or a space;
+        // the `time` crate takes any byte there.
+        if !matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
+            return None;
+        }
         let parsed = match OffsetDateTime::parse(text, &Rfc3339) {
             Ok(parsed) if self.local => parsed.replace_offset(UtcOffset::UTC),
             Ok(parsed) => parsed,
@@ -549,6 +588,10 @@ mod tests {
         assert_eq!(keywords(&schema, json!("2024-05-01T10:00:00")), ["format"]);
         assert_eq!(keywords(&schema, json!("yesterday")), ["format"]);
         assert_eq!(keywords(&schema, json!(1.5)), ["type"]);
+        // RFC 3339's separators only: `T` in any case, or a space.
+        assert!(accepts(&schema, json!("2024-05-01t10:00:00z")));
+        assert!(accepts(&schema, json!("2024-05-01 10:00:00Z")));
+        assert_eq!(keywords(&schema, json!("2024-05-01x10:00:00Z")), ["format"]);
         let local = json!({"type": "long", "logicalType": "local-timestamp-micros"});
         assert!(accepts(&local, json!("2024-05-01T10:00:00")));
         assert!(accepts(&local, json!("2024-05-01T10:00:00Z")));

@@ -116,6 +116,7 @@
 //! `/scale` appended where that attribute is at fault. A named type used
 //! again by name is checked at, and located at, its definition.
 
+mod json_schema;
 mod logical;
 mod resolve;
 mod values;
@@ -168,6 +169,12 @@ impl AvroSchema {
     /// The canonical form of a payload `validate` accepted.
     pub fn normalize(&self, payload: Value) -> Value {
         self.walker().normalize(&self.root, payload)
+    }
+
+    /// The JSON Schema (2020-12) of the payloads `validate` accepts; its
+    /// module says where the two differ.
+    pub fn json_schema(&self) -> Value {
+        json_schema::json_schema(self.walker(), &self.root)
     }
 
     /// Whether the record fields of the schema reach `pointer`.

@@ -43,7 +43,7 @@ pub(super) fn enum_problem(symbols: &[String], value: &Value) -> Option<ValuePro
     }
 }
 
-const MILLIS_PER_DAY: i64 = 86_400_000;
+pub(super) const MILLIS_PER_DAY: i64 = 86_400_000;
 
 pub(super) fn scalar_problem(schema: &Schema, value: &Value) -> Option<ValueProblem> {
     match schema {

@@ -207,7 +207,7 @@ impl<'s> Walker<'s> {
         (0..branches.len()).find(|index| self.accepts(&branches[*index], value))
     }
 
-    fn accepts(&self, schema: &'s Schema, value: &Value) -> bool {
+    pub(super) fn accepts(&self, schema: &'s Schema, value: &Value) -> bool {
         let mut violations = Vec::new();
         self.check(schema, "", value, "", &mut violations);
         violations.is_empty()
@@ -379,14 +379,27 @@ fn violation(
 
 /// Whether a wrapped-union key names `branch`.
 fn names_branch(branch: &Schema, key: &str) -> bool {
-    let named = |name: &Name| name.name == key || name.fullname(None) == key;
+    branch_keys(branch).iter().any(|name| name == key)
+}
+
+/// Every key that names `branch` in the wrapped form: a named type's short
+/// and full name, any other type's type name.
+pub(super) fn branch_keys(branch: &Schema) -> Vec<String> {
+    let named = |name: &Name| {
+        let full = name.fullname(None);
+        if full == name.name {
+            vec![full]
+        } else {
+            vec![name.name.clone(), full]
+        }
+    };
     match branch {
         Schema::Ref { name } => named(name),
         Schema::Record(record) => named(&record.name),
         Schema::Enum(e) => named(&e.name),
         Schema::Fixed(fixed) => named(&fixed.name),
-        Schema::Decimal(decimal) => names_branch(&decimal.inner, key),
-        other => type_name(other) == key,
+        Schema::Decimal(decimal) => branch_keys(&decimal.inner),
+        other => vec![type_name(other).to_owned()],
     }
 }
 

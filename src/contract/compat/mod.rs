@@ -27,7 +27,7 @@ use super::schema::{draft7_form, read_json, RefRoots, Schema, SchemaDocument, Sc
 use super::Error;
 
 /// Which earlier versions a new one must be compatible with, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// New reads the latest version's data.
