@@ -5,13 +5,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::Context;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::config::Config;
 use crate::contract::{Contract, ContractName, Registry, Status, Version};
-use crate::systems::{self, System, Systems};
+use crate::metrics::Metrics;
+use crate::systems::{self, Journal, System, Systems};
 use crate::write::Error;
+
+mod reload;
+
+pub use reload::{reload_on_hangup, watch, ReloadOutcome, ReloadStatus, Watcher};
 
 /// The gateway: the current contracts, the systems and the limits. The
 /// registry sits behind an atomic pointer: each request works on the
@@ -20,6 +24,11 @@ pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     systems: Systems,
     config: Config,
+    metrics: Metrics,
+    /// Held by the reload in progress: reloads run one at a time.
+    reloading: tokio::sync::Mutex<()>,
+    /// The last reload's result, for `/readyz`; none before the first.
+    last_reload: ArcSwapOption<ReloadStatus>,
 }
 
 /// A registry with the system that owns each of its contracts, bound when
@@ -28,6 +37,8 @@ pub struct Gateway {
 struct Snapshot {
     registry: Arc<Registry>,
     bindings: HashMap<ContractName, System>,
+    /// 1 for the contracts loaded at start, +1 per successful reload.
+    generation: u64,
 }
 
 /// A contract version a request addresses, with the system of its records.
@@ -39,8 +50,13 @@ pub struct Target {
     pub version: Version,
     /// Whether that version is deprecated.
     pub deprecated: bool,
+    /// Who sent the request (the authenticated principal's name), for the
+    /// rejection store and the deprecated-use metric.
+    pub caller: String,
     /// Where its records and change events go.
     pub(crate) system: System,
+    /// Whether that system may see PII: its change events keep PII fields.
+    pub(crate) sees_pii: bool,
 }
 
 impl Gateway {
@@ -59,28 +75,22 @@ impl Gateway {
                     lines.join("\n  ")
                 )
             })?;
-        let systems = systems::connect(&config.systems).await?;
-        let mut bindings = HashMap::new();
-        for contract in registry.contracts() {
-            let name = config.owner_of(contract.owner.as_deref());
-            let system = systems.get(name).with_context(|| {
-                format!(
-                    "contract `{}` names owner `{name}`, which is not a configured system",
-                    contract.name
-                )
-            })?;
-            system.owner.prepare(contract).await.with_context(|| {
-                format!("cannot prepare contract `{}` in `{name}`", contract.name)
-            })?;
-            bindings.insert(contract.name.clone(), system.clone());
-        }
+        let mut metrics = Metrics::new();
+        let systems = systems::connect(&config.systems, &mut metrics).await?;
+        let bindings = reload::bind(&config, &systems, &registry, None)
+            .await
+            .map_err(|problems| anyhow::anyhow!(problems.join("\n")))?;
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(Snapshot {
                 registry: Arc::new(registry),
                 bindings,
+                generation: 1,
             }),
             systems,
             config,
+            metrics,
+            reloading: tokio::sync::Mutex::new(()),
+            last_reload: ArcSwapOption::empty(),
         })
     }
 
@@ -94,9 +104,34 @@ impl Gateway {
         self.snapshot.load().registry.clone()
     }
 
+    /// The generation of the registry snapshot serving now.
+    pub fn generation(&self) -> u64 {
+        self.snapshot.load().generation
+    }
+
+    /// The last reload's result; none before the first reload.
+    pub fn last_reload(&self) -> Option<Arc<ReloadStatus>> {
+        self.last_reload.load_full()
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Every system, by name, for health checks.
     pub fn systems(&self) -> &Systems {
         &self.systems
+    }
+
+    /// The journal whose change feed carries a contract's events (its
+    /// owner's), with the contract's name.
+    pub fn journal_of(&self, contract: &str) -> Result<(ContractName, Arc<dyn Journal>), Error> {
+        let snapshot = self.snapshot.load();
+        let unknown = || Error::UnknownContract(contract.to_owned());
+        let found = snapshot.registry.get(contract).ok_or_else(unknown)?;
+        let system = snapshot.bindings.get(&found.name).ok_or_else(unknown)?;
+        Ok((found.name.clone(), system.journal.clone()))
     }
 
     /// Finds a contract and one of its versions (`v2` in the URL), retired
@@ -124,9 +159,9 @@ impl Gateway {
             })
     }
 
-    /// Finds the contract version a request reads or writes, with its
-    /// system; retired versions are refused.
-    pub fn resolve(&self, contract: &str, version: &str) -> Result<Target, Error> {
+    /// Finds the contract version a request of `caller` reads or writes,
+    /// with its system; retired versions are refused.
+    pub fn resolve(&self, contract: &str, version: &str, caller: &str) -> Result<Target, Error> {
         let snapshot = self.snapshot.load();
         let (found, number) = Self::find(&snapshot, contract, version)?;
         let status = found.version(number).map(|v| v.status).unwrap_or_default();
@@ -142,10 +177,13 @@ impl Gateway {
             .get(&found.name)
             .cloned()
             .ok_or_else(|| Error::UnknownContract(contract.to_owned()))?;
+        let owner = self.config.owner_of(found.owner.as_deref());
         Ok(Target {
+            sees_pii: self.config.pii_readers.contains(owner),
             contract: found,
             version: number,
             deprecated: status == Status::Deprecated,
+            caller: caller.to_owned(),
             system,
         })
     }

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use contractgate::config::{Config, Overrides};
+use contractgate::config::{Config, Log, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
 use contractgate::contract::Registry;
-use contractgate::gateway::Gateway;
+use contractgate::gateway::{reload_on_hangup, watch, Gateway};
+use contractgate::telemetry;
 
 /// A declarative data-contract gateway.
 #[derive(Parser)]
@@ -75,14 +76,13 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    // `serve` logs as its config says; the tools the default way.
+    let telemetry = match &command {
+        Command::Serve { .. } => Ok(None),
+        _ => telemetry::init(&Log::default()).map(Some),
+    };
+    let result = telemetry.and_then(|_telemetry| match command {
         Command::Serve {
             config,
             listen,
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         ),
         Command::Check { dir, config } => check(dir, config),
         Command::Compat(args) => Ok(compat(args)),
-    };
+    });
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
         ExitCode::from(2)
@@ -107,6 +107,7 @@ fn main() -> ExitCode {
 
 fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode> {
     let config = Config::load(file.as_deref(), overrides)?;
+    let _telemetry = telemetry::init(&config.log)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listen = config.listen;
@@ -118,9 +119,23 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode
                 return Ok(ExitCode::FAILURE);
             }
         };
+        tokio::spawn(reload_on_hangup(gateway.clone()));
+        let _watcher = if gateway.config().reload.watch {
+            watch(gateway.clone())
+                .inspect_err(|error| {
+                    tracing::warn!(%error, "the contracts folder is not watched; SIGHUP or POST /admin/reload reload it");
+                })
+                .ok()
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind(listen).await?;
         println!("contractgate listening on http://{}", listener.local_addr()?);
         contractgate::http::serve(listener, gateway, shutdown_signal()).await?;
+        // The relay's final flush belongs here once it runs in this
+        // process: requests are answered, what they committed is not yet
+        // all published.
+        tracing::info!("contractgate stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

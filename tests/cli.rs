@@ -187,7 +187,10 @@ fn serve_names_a_system_of_an_unknown_kind_or_one_it_cannot_reach() {
         .unwrap()
         .port();
     let cases = [
-        ("crm: { kind: oracle, url: x }".to_owned(), "unknown variant `oracle`"),
+        (
+            "crm: { kind: oracle, url: x }".to_owned(),
+            "unknown variant `oracle`",
+        ),
         (
             // Nothing listens there: the port was free a moment ago.
             format!("crm: {{ kind: postgres, url: \"postgres://u@127.0.0.1:{port}/db\" }}"),

@@ -8,13 +8,14 @@ mod error;
 pub mod evolve;
 mod model;
 mod names;
+mod pii;
 pub mod pointer;
 pub mod registry;
 pub mod schema;
 
 pub use error::Error;
 pub use model::{
-    Concurrency, Contract, ContractVersion, Layout, Rejection, Status, ValidatedRecord,
+    Concurrency, Contract, ContractVersion, Layout, Rejection, Rejections, Status, ValidatedRecord,
 };
 pub use names::{is_sql_identifier, ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::compat::Mode;
 use super::evolve::Step;
-use super::model::{Concurrency, Contract, ContractVersion, Layout, Status};
+use super::model::{Concurrency, Contract, ContractVersion, Layout, Rejections, Status};
 use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
 use super::schema::{read_json, RefRoots, Schema, SchemaDocument};
@@ -38,6 +38,8 @@ struct ContractFile {
     concurrency: Concurrency,
     #[serde(default)]
     tags: Tags,
+    #[serde(default)]
+    rejections: Rejections,
     versions: Vec<VersionFile>,
 }
 
@@ -208,6 +210,7 @@ fn load_contract(
         compatibility: file.compatibility,
         concurrency: file.concurrency,
         pii: file.tags.pii,
+        rejections: file.rejections,
         folder: dir.to_path_buf(),
         versions,
     };

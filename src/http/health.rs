@@ -50,6 +50,12 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
         })
         .collect();
     let contracts = gateway.registry().contracts().count();
+    // A refused reload leaves the previous contracts serving: reported
+    // here, but not a reason to take the instance out of rotation.
+    let registry = json!({
+        "generation": gateway.generation(),
+        "last_reload": gateway.last_reload().as_deref(),
+    });
     let status = if ready {
         StatusCode::OK
     } else {
@@ -57,7 +63,9 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Value>
     };
     (
         status,
-        Json(json!({"ready": ready, "contracts": contracts, "systems": systems})),
+        Json(
+            json!({"ready": ready, "contracts": contracts, "registry": registry, "systems": systems}),
+        ),
     )
 }
 

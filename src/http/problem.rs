@@ -123,6 +123,35 @@ impl Problem {
         }])
     }
 
+    /// 403: the caller lacks a scope.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    /// 400: the query string lacks or misspells a parameter.
+    pub fn invalid_query(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query parameters",
+            detail,
+        )
+    }
+
+    /// 422: a reload found problems in the contracts folder; generation
+    /// `serving` goes on serving.
+    pub fn reload_refused(serving: u64, problems: &[String]) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reload-refused",
+            "Contracts reload refused",
+            format!(
+                "the contracts folder has problems; generation {serving} keeps serving: {}",
+                problems.join("; ")
+            ),
+        )
+    }
+
     /// Names the contract concerned.
     fn contract(mut self, contract: String) -> Self {
         self.0.contract = Some(contract);

@@ -9,10 +9,11 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
+use super::auth::Principal;
 use super::body::JsonObject;
 use super::if_match;
 use super::problem::Problem;
@@ -42,10 +43,11 @@ pub fn router() -> Router<Arc<Gateway>> {
 
 async fn create(
     State(gateway): State<Arc<Gateway>>,
+    Extension(caller): Extension<Principal>,
     Path((name, version)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, Problem> {
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &caller.name)?;
     Ok(answer(&target, async {
         let JsonObject(body) = JsonObject::from_request(request, &gateway).await?;
         let outcome = gateway.create(&target, body).await?;
@@ -56,10 +58,11 @@ async fn create(
 
 async fn replace(
     State(gateway): State<Arc<Gateway>>,
+    Extension(caller): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
     request: Request,
 ) -> Result<Response, Problem> {
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &caller.name)?;
     Ok(answer(&target, async {
         let (key, if_match, body) = update(&gateway, &key, request).await?;
         let outcome = gateway.replace(&target, key, body, if_match).await?;
@@ -70,10 +73,11 @@ async fn replace(
 
 async fn patch(
     State(gateway): State<Arc<Gateway>>,
+    Extension(caller): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
     request: Request,
 ) -> Result<Response, Problem> {
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &caller.name)?;
     Ok(answer(&target, async {
         let (key, if_match, body) = update(&gateway, &key, request).await?;
         let outcome = gateway.patch(&target, key, body, if_match).await?;
@@ -84,10 +88,11 @@ async fn patch(
 
 async fn delete(
     State(gateway): State<Arc<Gateway>>,
+    Extension(caller): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &caller.name)?;
     Ok(answer(&target, async {
         let key = record_key(&key)?;
         let if_match = if_match::precondition(&headers)?;
@@ -99,9 +104,10 @@ async fn delete(
 
 async fn read(
     State(gateway): State<Arc<Gateway>>,
+    Extension(caller): Extension<Principal>,
     Path((name, version, key)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &caller.name)?;
     Ok(answer(&target, async {
         let record = gateway.read(&target, &record_key(&key)?).await?;
         let mut response = Json(record.body).into_response();
@@ -123,6 +129,8 @@ async fn answer(
     work: impl Future<Output = Result<Response, Problem>>,
 ) -> Response {
     let mut response = work.await.unwrap_or_else(IntoResponse::into_response);
+    // For the metrics layer: which contract version this was about.
+    response.extensions_mut().insert(target.clone());
     let headers = response.headers_mut();
     set_contract_version(headers, target.version);
     // `Deprecation` and the successor link on deprecated versions.

@@ -21,9 +21,11 @@
 //! sequenced after it.
 
 use async_trait::async_trait;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::Error;
+use crate::config::RejectionLimits;
 use crate::contract::ContractName;
 use crate::events::ChangeEvent;
 
@@ -34,6 +36,24 @@ pub struct JournalEvent {
     pub position: u64,
     /// The CloudEvents document.
     pub event: Value,
+}
+
+/// A rejected write of a contract with `rejections: keep`: what a data
+/// owner needs to see who keeps sending bad data, PII redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeptRejection {
+    /// The contract written to.
+    pub contract: ContractName,
+    /// The version the payload was checked against.
+    pub version: u32,
+    /// Who sent it (the principal's name).
+    pub caller: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Every violation, as the 422 answer listed them.
+    pub violations: Value,
+    /// The payload as sent, PII fields redacted.
+    pub payload: Value,
 }
 
 /// Where committed writes' change events are kept until relayed, and read
@@ -61,4 +81,17 @@ pub trait Journal: Send + Sync {
     ) -> Result<Vec<JournalEvent>, Error>;
     /// Marks events (by position) as relayed: never claimed again.
     async fn mark_relayed(&self, positions: &[u64]) -> Result<(), Error>;
+    /// Keeps a rejected write, then deletes the contract's oldest kept
+    /// rejections beyond `limits` (count and age).
+    async fn keep_rejection(
+        &self,
+        rejection: &KeptRejection,
+        limits: &RejectionLimits,
+    ) -> Result<(), Error>;
+    /// Up to `limit` kept rejections of a contract, newest first.
+    async fn rejections(
+        &self,
+        contract: &ContractName,
+        limit: usize,
+    ) -> Result<Vec<KeptRejection>, Error>;
 }

@@ -3,13 +3,16 @@
 //! a [`Target`] on the [`Gateway`], call these functions and turn [`Error`]
 //! into a problem response.
 
-use std::time::Duration;
+mod rejections;
+
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::contract::{RecordKey, Rejection, Version};
+use crate::contract::{RecordKey, Rejection, Rejections, Version};
 use crate::events::{ChangeEvent, EventType};
 use crate::gateway::{Gateway, Target};
+use crate::metrics::Operation;
 use crate::systems::{self, Committed, Mutation, Precondition, Write};
 
 /// A write path failure, by cause.
@@ -179,14 +182,22 @@ impl Gateway {
     /// GET: the record at `key`, in the client's version.
     #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn read(&self, target: &Target, key: &RecordKey) -> Result<Read, Error> {
+        let contract = &target.contract;
         let stored = self
-            .timed(target.system.owner.read(&target.contract.name, key))
+            .timed(
+                target,
+                Operation::Read,
+                target.system.owner.read(&contract.name, key),
+            )
             .await?
             .ok_or(systems::Error::NotFound)?;
-        let body = target
-            .contract
+        let pii = contract.pii_texts(&stored.body);
+        let body = contract
             .express(stored.body, stored.version, target.version)
-            .map_err(|rejection| Error::Inexpressible { rejection })?;
+            .map_err(|mut rejection| {
+                contract.redact_violations(&mut rejection.violations, &pii);
+                Error::Inexpressible { rejection }
+            })?;
         Ok(Read {
             revision: stored.revision,
             body,
@@ -202,11 +213,22 @@ impl Gateway {
         patch: bool,
     ) -> Result<Outcome, Error> {
         let contract = &target.contract;
-        let reject = |rejection| Error::Rejected {
-            contract: contract.name.to_string(),
-            rejection,
+        // What a rejection's report needs once `accept` consumed the body:
+        // the values a message must not quote, and the payload to keep.
+        let pii = contract.pii_texts(&body);
+        let kept = (contract.rejections == Rejections::Keep).then(|| body.clone());
+        let started = Instant::now();
+        let accepted = contract.accept(target.version, body);
+        let upgraded = target.version != contract.stored_version().version;
+        self.metrics()
+            .check(contract.name.as_str(), upgraded, started.elapsed());
+        let (record, sent) = match accepted {
+            Ok(accepted) => accepted,
+            Err(mut rejection) => {
+                contract.redact_violations(&mut rejection.violations, &pii);
+                return Err(self.rejected(target, rejection, kept).await);
+            }
         };
-        let (record, sent) = contract.accept(target.version, body).map_err(reject)?;
         if let Some(path_key) = path_key {
             if &path_key != record.key() {
                 return Err(Error::KeyMismatch {
@@ -219,12 +241,17 @@ impl Gateway {
         let write = Write {
             contract: contract.name.clone(),
             key: key.clone(),
-            event_data: Some(contract.redact(record.body().clone())),
+            event_data: Some(if target.sees_pii {
+                record.body().clone()
+            } else {
+                contract.redact(record.body().clone())
+            }),
             mutation: Mutation::Put(record),
             precondition,
             patch,
         };
         let committed = self.commit(target, write).await?;
+        tracing::debug!(revision = committed.revision, event = ?committed.event_type, "write committed");
         Ok(Outcome {
             key,
             revision: committed.revision,
@@ -240,14 +267,18 @@ impl Gateway {
     async fn commit(&self, target: &Target, write: Write) -> Result<Committed, Error> {
         let system = &target.system;
         if system.owner.capabilities().journal_in_transaction {
-            return Ok(self.timed(system.owner.commit(write)).await?);
+            return Ok(self
+                .timed(target, Operation::Commit, system.owner.commit(write))
+                .await?);
         }
         let (contract, key, data) = (
             write.contract.clone(),
             write.key.clone(),
             write.event_data.clone(),
         );
-        let committed = self.timed(system.owner.commit(write)).await?;
+        let committed = self
+            .timed(target, Operation::Commit, system.owner.commit(write))
+            .await?;
         let event = ChangeEvent::new(
             &contract,
             committed.version,
@@ -256,7 +287,8 @@ impl Gateway {
             committed.revision,
             data,
         );
-        self.timed(system.journal.record(&event)).await?;
+        self.timed(target, Operation::Journal, system.journal.record(&event))
+            .await?;
         Ok(committed)
     }
 
@@ -277,14 +309,19 @@ impl Gateway {
         }
     }
 
-    /// Bounds an owner call by the configured timeout.
+    /// Bounds an owner call by the configured timeout, and records how
+    /// long it took.
     async fn timed<T>(
         &self,
+        target: &Target,
+        operation: Operation,
         call: impl std::future::Future<Output = Result<T, systems::Error>>,
     ) -> Result<T, systems::Error> {
         let limit = Duration::from_millis(self.config().limits.timeout_ms);
-        tokio::time::timeout(limit, call)
-            .await
-            .map_err(|_| systems::Error::Timeout(limit))?
+        let started = Instant::now();
+        let result = tokio::time::timeout(limit, call).await;
+        self.metrics()
+            .owner(target.contract.name.as_str(), operation, started.elapsed());
+        result.map_err(|_| systems::Error::Timeout(limit))?
     }
 }

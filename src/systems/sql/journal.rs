@@ -8,9 +8,10 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 use super::dialect::{Dialect, Text};
 use super::SqlOwner;
+use crate::config::RejectionLimits;
 use crate::contract::ContractName;
 use crate::events::{now_rfc3339, ChangeEvent};
-use crate::systems::{Error, Journal, JournalEvent};
+use crate::systems::{Error, Journal, JournalEvent, KeptRejection};
 
 /// Events numbered per sequencing transaction at most.
 const SEQUENCE_LIMIT: i64 = 1000;
@@ -219,6 +220,22 @@ impl Journal for SqlOwner {
         }
         transaction.commit().await.map_err(classify)
     }
+
+    async fn keep_rejection(
+        &self,
+        rejection: &KeptRejection,
+        limits: &RejectionLimits,
+    ) -> Result<(), Error> {
+        self.keep(rejection, limits).await
+    }
+
+    async fn rejections(
+        &self,
+        contract: &ContractName,
+        limit: usize,
+    ) -> Result<Vec<KeptRejection>, Error> {
+        self.kept(contract, limit).await
+    }
 }
 
 fn journal_event((position, Text(event)): (i64, Text)) -> Result<JournalEvent, Error> {
@@ -229,7 +246,8 @@ fn journal_event((position, Text(event)): (i64, Text)) -> Result<JournalEvent, E
     })
 }
 
-fn epoch_millis() -> i64 {
+/// Now, in milliseconds since the Unix epoch.
+pub(super) fn epoch_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     (now.unix_timestamp_nanos() / 1_000_000) as i64
 }

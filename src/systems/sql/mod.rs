@@ -18,6 +18,7 @@ mod journal;
 mod mysql;
 mod postgres;
 mod procedure;
+mod rejections;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use prometheus_client::metrics::histogram::Histogram;
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -56,6 +58,8 @@ struct Procedure {
     dialect: &'static dyn Dialect,
     journal: JournalStatements,
     tables: ArcSwap<HashMap<ContractName, Arc<RecordStatements>>>,
+    /// How many writes each group commit held.
+    batch_sizes: Histogram,
 }
 
 /// A write waiting for the writer task, with where its outcome goes.
@@ -83,6 +87,7 @@ impl SqlOwner {
             dialect,
             journal: JournalStatements::new(dialect),
             tables: ArcSwap::default(),
+            batch_sizes: crate::metrics::commit_batch_sizes(),
         });
         let (queue, pending) = mpsc::channel(BATCH_LIMIT * 4);
         tokio::spawn(write_batches(procedure.clone(), writer.clone(), pending));
@@ -97,6 +102,12 @@ impl SqlOwner {
 
     fn classify(&self, error: sqlx::Error) -> Error {
         self.procedure.dialect.classify(error)
+    }
+
+    /// The histogram of this owner's group-commit batch sizes, for the
+    /// gateway's metrics.
+    pub fn batch_sizes(&self) -> Histogram {
+        self.procedure.batch_sizes.clone()
     }
 }
 
@@ -210,6 +221,7 @@ impl Procedure {
             .filter(|p| !p.reply.is_closed())
             .map(|p| (p.write, p.reply))
             .unzip();
+        self.batch_sizes.observe(writes.len() as f64);
         let mut outcomes = Vec::with_capacity(writes.len());
         for write in writes {
             match self.apply_in_savepoint(&mut transaction, write).await {
