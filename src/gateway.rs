@@ -15,7 +15,9 @@ use crate::write::Error;
 
 mod reload;
 
-pub use reload::{reload_on_hangup, watch, ReloadOutcome, ReloadStatus, Watcher};
+#[cfg(unix)]
+pub use reload::reload_on_hangup;
+pub use reload::{watch, ReloadOutcome, ReloadStatus, Watcher};
 
 /// The gateway: the current contracts, the systems and the limits. The
 /// registry sits behind an atomic pointer: each request works on the

@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Log, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
 use contractgate::contract::Registry;
-use contractgate::gateway::{reload_on_hangup, watch, Gateway};
+#[cfg(unix)]
+use contractgate::gateway::reload_on_hangup;
+use contractgate::gateway::{watch, Gateway};
 use contractgate::telemetry;
 
 /// A declarative data-contract gateway.
@@ -119,7 +121,11 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode
                 return Ok(ExitCode::FAILURE);
             }
         };
-        tokio::spawn(reload_on_hangup(gateway.clone()));
+        // Signal handlers go in before the address is printed: whoever
+        // waits for it may signal at once.
+        #[cfg(unix)]
+        tokio::spawn(reload_on_hangup(gateway.clone())?);
+        let shutdown = shutdown_signal()?;
         let _watcher = if gateway.config().reload.watch {
             watch(gateway.clone())
                 .inspect_err(|error| {
@@ -131,7 +137,7 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode
         };
         let listener = tokio::net::TcpListener::bind(listen).await?;
         println!("contractgate listening on http://{}", listener.local_addr()?);
-        contractgate::http::serve(listener, gateway, shutdown_signal()).await?;
+        contractgate::http::serve(listener, gateway, shutdown).await?;
         // The relay's final flush belongs here once it runs in this
         // process: requests are answered, what they committed is not yet
         // all published.
@@ -140,29 +146,23 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<ExitCode
     })
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
-async fn shutdown_signal() {
-    let interrupt = async {
-        // If the handler cannot be installed, only SIGTERM stops the server.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight. The
+/// handlers are installed before this returns.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        let terminated = terminate.recv();
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<Option<()>>();
+        // A Ctrl-C handler that cannot be installed disables its branch:
+        // SIGTERM still stops the server.
+        tokio::select! {
+            Ok(()) = tokio::signal::ctrl_c() => {},
+            _ = terminated => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
+    })
 }
 
 fn check(dir: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {

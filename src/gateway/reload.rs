@@ -6,7 +6,7 @@
 //! serving and the problems are reported (`/readyz`, the log, metrics).
 //!
 //! Reloads are triggered by a change in the folder ([`watch`]), `SIGHUP`
-//! ([`reload_on_hangup`]) and `POST /admin/reload`; all call
+//! (`reload_on_hangup`, on Unix) and `POST /admin/reload`; all call
 //! [`Gateway::reload`], which tests call directly.
 
 use std::collections::HashMap;
@@ -209,20 +209,18 @@ pub fn watch(gateway: Arc<Gateway>) -> anyhow::Result<Watcher> {
     })
 }
 
-/// Reloads the gateway's contracts on every `SIGHUP`, for ever.
-pub async fn reload_on_hangup(gateway: Arc<Gateway>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::hangup()) {
-            Ok(mut hangups) => {
-                while hangups.recv().await.is_some() {
-                    gateway.reload().await;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "SIGHUP will not reload the contracts"),
+/// Reloads the gateway's contracts on every `SIGHUP`, for ever, once the
+/// returned future runs. The handler is installed before this returns, so
+/// a SIGHUP right after start reloads rather than ends the process.
+#[cfg(unix)]
+pub fn reload_on_hangup(
+    gateway: Arc<Gateway>,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup())?;
+    Ok(async move {
+        while hangups.recv().await.is_some() {
+            gateway.reload().await;
         }
-    }
-    #[cfg(not(unix))]
-    drop(gateway);
+    })
 }
