@@ -230,8 +230,7 @@ impl Metrics {
             );
     }
 
-    /// Counts one request to a record route. `caller` is counted apart
-    /// when the version is deprecated.
+    /// Counts one request to a record route.
     pub fn request(&self, contract: &str, version: &str, outcome: Outcome, status: u16) {
         self.requests
             .get_or_create(&RequestLabels {

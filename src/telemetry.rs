@@ -87,3 +87,19 @@ impl Drop for Telemetry {
         }
     }
 }
+
+#[cfg(all(test, not(feature = "otel")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_otlp_endpoint_without_the_feature_is_refused_by_name() {
+        let log = Log {
+            otlp: Some("http://collector:4318/v1/traces".to_owned()),
+            ..Log::default()
+        };
+        let error = export(&log).err().expect("refused").to_string();
+        assert!(error.contains("`otel` feature"), "{error}");
+        assert!(export(&Log::default()).is_ok());
+    }
+}
