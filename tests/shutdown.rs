@@ -53,8 +53,9 @@ async fn every_request_in_flight_at_sigterm_is_answered() {
     let served = Served::start(work.path(), &[], &[]);
     let mut holder = lock(work.path()).await;
     let requests = post_many(&served, 6);
-    // In flight: parsed, validated and waiting for the owner's lock.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // In flight: parsed, validated and waiting for the owner's lock (well
+    // within SQLite's 5 s busy timeout, which would answer 503).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     served.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // No longer accepting…
