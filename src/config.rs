@@ -2,7 +2,7 @@
 //! Precedence: flags, then environment (both handled by clap in `main.rs`),
 //! then the file, then the defaults below.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -43,6 +43,16 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// Where change events are relayed, and how long the journal keeps them.
     pub events: Events,
+    /// Systems whose change events carry PII unredacted (`sees_pii: true`).
+    pub pii_readers: BTreeSet<String>,
+    /// How the gateway logs.
+    pub log: Log,
+    /// Bounds of the rejection store (`rejections: keep` on a contract).
+    pub rejections: RejectionLimits,
+    /// When contracts are reloaded.
+    pub reload: Reload,
+    /// How a SIGTERM is honoured.
+    pub shutdown: Shutdown,
 }
 
 /// One source of truth the gateway writes to. Adding a kind of owner adds a
@@ -150,6 +160,49 @@ impl Default for Idempotency {
     }
 }
 
+/// How the gateway logs: `log: { format: json }` for one JSON object per
+/// line (log collectors), `pretty` for people.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// The line format.
+    pub format: LogFormat,
+    /// An OpenTelemetry collector's OTLP/HTTP traces endpoint
+    /// (`http://collector:4318/v1/traces`); needs the `otel` build feature.
+    pub otlp: Option<String>,
+}
+
+/// A log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line, span fields (the request id) included.
+    Json,
+}
+
+/// How many rejected writes a contract with `rejections: keep` keeps, and
+/// for how long: the oldest go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RejectionLimits {
+    /// Rejections kept per contract at most.
+    pub max_per_contract: u64,
+    /// Rejections older than this are deleted.
+    pub max_age_hours: u64,
+}
+
+impl Default for RejectionLimits {
+    fn default() -> Self {
+        Self {
+            max_per_contract: 1000,
+            max_age_hours: 24 * 7,
+        }
+    }
+}
+
 /// `events:` — the relay to a broker and the journal's retention.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -169,6 +222,27 @@ impl Default for Events {
         Self {
             publish_to: None,
             retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Hot reload of the contracts folder (`SIGHUP` and `POST /admin/reload`
+/// always reload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Reload {
+    /// Whether changes to the folder reload it.
+    pub watch: bool,
+    /// How long the folder must be quiet before a change is reloaded, so a
+    /// `git pull` that touches ten files is one reload.
+    pub debounce_ms: u64,
+}
+
+impl Default for Reload {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            debounce_ms: 500,
         }
     }
 }
@@ -334,6 +408,23 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         })
 }
 
+/// Graceful shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Shutdown {
+    /// How long requests in flight may take to finish once SIGTERM came;
+    /// past it the process exits anyway.
+    pub deadline_ms: u64,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self {
+            deadline_ms: 30_000,
+        }
+    }
+}
+
 /// Parsing, validation and dropping a payload recurse once per level; the
 /// cap keeps that far from any thread's stack size.
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -345,13 +436,32 @@ struct ConfigFile {
     contracts: Option<PathBuf>,
     data: Option<PathBuf>,
     #[serde(default)]
-    systems: BTreeMap<String, SystemConfig>,
+    systems: BTreeMap<String, DeclaredSystem>,
     limits: Option<Limits>,
     idempotency: Option<Idempotency>,
     auth: Option<AuthConfig>,
     tls: Option<TlsConfig>,
     #[serde(default)]
     events: Events,
+    #[serde(default)]
+    log: Log,
+    #[serde(default)]
+    rejections: RejectionLimits,
+    #[serde(default)]
+    reload: Reload,
+    #[serde(default)]
+    shutdown: Shutdown,
+}
+
+/// A system as declared: its kind's settings, and what the gateway lets it
+/// see.
+#[derive(Debug, PartialEq, Deserialize)]
+struct DeclaredSystem {
+    #[serde(flatten)]
+    system: SystemConfig,
+    /// Its change events carry PII fields unredacted.
+    #[serde(default)]
+    sees_pii: bool,
 }
 
 /// Values given on the command line or in the environment.
@@ -432,8 +542,18 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
         .or(parsed.data)
         .unwrap_or_else(|| PathBuf::from("./data"));
     let systems_declared = !parsed.systems.is_empty();
+    let pii_readers = parsed
+        .systems
+        .iter()
+        .filter(|(_, declared)| declared.sees_pii)
+        .map(|(name, _)| name.clone())
+        .collect();
     let systems = if systems_declared {
-        parsed.systems
+        parsed
+            .systems
+            .into_iter()
+            .map(|(name, declared)| (name, declared.system))
+            .collect()
     } else {
         BTreeMap::from([(
             EMBEDDED_SYSTEM.to_owned(),
@@ -459,6 +579,11 @@ fn resolve(parsed: ConfigFile, overrides: Overrides) -> Config {
         auth: parsed.auth,
         tls: parsed.tls,
         events: parsed.events,
+        pii_readers,
+        log: parsed.log,
+        rejections: parsed.rejections,
+        reload: parsed.reload,
+        shutdown: parsed.shutdown,
     }
 }
 
@@ -690,8 +815,11 @@ mod tests {
             parsed.systems,
             BTreeMap::from([(
                 "crm".to_owned(),
-                SystemConfig::Sqlite {
-                    path: PathBuf::from(secret)
+                DeclaredSystem {
+                    system: SystemConfig::Sqlite {
+                        path: PathBuf::from(secret)
+                    },
+                    sees_pii: false,
                 }
             )])
         );
@@ -878,5 +1006,36 @@ tls: { cert: tls/cert.pem, key: tls/key.pem }
             );
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn operations_settings_are_read_and_default() {
+        let (_dir, path) = write(
+            "systems:\n  crm: { kind: sqlite, path: ./crm.db, sees_pii: true }\n  shop: { kind: sqlite, path: ./shop.db }\nlog: { format: json }\nrejections: { max_per_contract: 5 }\nreload: { watch: false }\nshutdown: { deadline_ms: 100 }\n",
+        );
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(config.pii_readers, BTreeSet::from(["crm".to_owned()]));
+        assert_eq!(
+            config.systems["crm"],
+            SystemConfig::Sqlite {
+                path: PathBuf::from("./crm.db")
+            }
+        );
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.rejections.max_per_contract, 5);
+        assert_eq!(config.rejections.max_age_hours, 168, "unset: the default");
+        assert!(!config.reload.watch);
+        assert_eq!(config.shutdown.deadline_ms, 100);
+        let embedded = Config::embedded(Path::new("c"), Path::new("d"));
+        assert!(embedded.pii_readers.is_empty() && embedded.reload.watch);
+        assert_eq!(embedded.log.format, LogFormat::Pretty);
+        // A misspelt setting of a system is still refused.
+        let (_dir, path) =
+            write("systems:\n  crm: { kind: sqlite, path: ./crm.db, sees_pi: true }\n");
+        let error = format!(
+            "{:#}",
+            Config::load(Some(&path), Overrides::default()).unwrap_err()
+        );
+        assert!(error.contains("sees_pi"), "{error}");
     }
 }

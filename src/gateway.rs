@@ -2,16 +2,23 @@
 //! they are bound to, and the config. The write path (`write/`) and the
 //! HTTP surface (`http/`) work on this state; they never build it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::config::Config;
 use crate::contract::{Contract, ContractName, Registry, Status, Version};
+use crate::metrics::Metrics;
 use crate::systems::{self, Journal, ServedSchema, System, Systems};
 use crate::write::{Error, IdempotencyKeys};
+
+mod reload;
+
+#[cfg(unix)]
+pub use reload::reload_on_hangup;
+pub use reload::{watch, ReloadOutcome, ReloadStatus, Watcher};
 
 /// The gateway: the current contracts, the systems and the limits. The
 /// registry sits behind an atomic pointer: each request works on the
@@ -23,6 +30,11 @@ pub struct Gateway {
     /// The idempotency keys this process is processing (the one piece of
     /// state that is this process's alone: see `write/idempotency.rs`).
     pub(crate) idempotency_keys: IdempotencyKeys,
+    metrics: Metrics,
+    /// Held by the reload in progress: reloads run one at a time.
+    reloading: tokio::sync::Mutex<()>,
+    /// The last reload's result, for `/readyz`; none before the first.
+    last_reload: ArcSwapOption<ReloadStatus>,
 }
 
 /// A registry with the system that owns each of its contracts, bound when
@@ -31,6 +43,8 @@ pub struct Gateway {
 struct Snapshot {
     registry: Arc<Registry>,
     bindings: HashMap<ContractName, System>,
+    /// 1 for the contracts loaded at start, +1 per successful reload.
+    generation: u64,
 }
 
 /// A contract version a request addresses, with the system of its records.
@@ -42,8 +56,13 @@ pub struct Target {
     pub version: Version,
     /// Whether that version is deprecated.
     pub deprecated: bool,
+    /// Who sent the request (the authenticated principal's name), for the
+    /// rejection store and the deprecated-use metric.
+    pub caller: String,
     /// Where its records and change events go.
     pub(crate) system: System,
+    /// Whether that system may see PII: its change events keep PII fields.
+    pub(crate) sees_pii: bool,
 }
 
 /// Records every version's schema hash in the journal of its contract's
@@ -110,38 +129,24 @@ impl Gateway {
                     lines.join("\n  ")
                 )
             })?;
-        let systems = systems::connect(&config.systems).await?;
-        let mut bindings = HashMap::new();
-        let mut owned: BTreeMap<&str, Vec<Arc<Contract>>> = BTreeMap::new();
-        for contract in registry.contracts() {
-            let name = config.owner_of(contract.owner.as_deref());
-            let system = systems.get(name).with_context(|| {
-                format!(
-                    "contract `{}` names owner `{name}`, which is not a configured system",
-                    contract.name
-                )
-            })?;
-            bindings.insert(contract.name.clone(), system.clone());
-            owned.entry(name).or_default().push(contract.clone());
-        }
-        // All of a system's contracts at once: one transaction, not one per
-        // table, so start-up stays fast with thousands of contracts.
-        for (name, contracts) in owned {
-            systems[name]
-                .owner
-                .prepare(&contracts)
-                .await
-                .with_context(|| format!("cannot prepare the contracts owned by `{name}`"))?;
-        }
+        let mut metrics = Metrics::new();
+        let systems = systems::connect(&config.systems, &mut metrics).await?;
+        let bindings = reload::bind(&config, &systems, &registry, None)
+            .await
+            .map_err(|problems| anyhow::anyhow!(problems.join("\n")))?;
         pin_schemas(&registry, &bindings).await?;
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(Snapshot {
                 registry: Arc::new(registry),
                 bindings,
+                generation: 1,
             }),
             systems,
             config,
             idempotency_keys: IdempotencyKeys::default(),
+            metrics,
+            reloading: tokio::sync::Mutex::new(()),
+            last_reload: ArcSwapOption::empty(),
         })
     }
 
@@ -153,6 +158,21 @@ impl Gateway {
     /// The current registry snapshot.
     pub fn registry(&self) -> Arc<Registry> {
         self.snapshot.load().registry.clone()
+    }
+
+    /// The generation of the registry snapshot serving now.
+    pub fn generation(&self) -> u64 {
+        self.snapshot.load().generation
+    }
+
+    /// The last reload's result; none before the first reload.
+    pub fn last_reload(&self) -> Option<Arc<ReloadStatus>> {
+        self.last_reload.load_full()
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Every system, by name, for health checks.
@@ -195,9 +215,9 @@ impl Gateway {
             })
     }
 
-    /// Finds the contract version a request reads or writes, with its
-    /// system; retired versions are refused.
-    pub fn resolve(&self, contract: &str, version: &str) -> Result<Target, Error> {
+    /// Finds the contract version a request of `caller` reads or writes,
+    /// with its system; retired versions are refused.
+    pub fn resolve(&self, contract: &str, version: &str, caller: &str) -> Result<Target, Error> {
         let snapshot = self.snapshot.load();
         let (found, number) = Self::find(&snapshot, contract, version)?;
         let status = found.version(number).map(|v| v.status).unwrap_or_default();
@@ -214,10 +234,13 @@ impl Gateway {
             .get(&found.name)
             .cloned()
             .ok_or_else(|| Error::UnknownContract(contract.to_owned()))?;
+        let owner = self.config.owner_of(found.owner.as_deref());
         Ok(Target {
+            sees_pii: self.config.pii_readers.contains(owner),
             contract: found,
             version: number,
             deprecated: status == Status::Deprecated,
+            caller: caller.to_owned(),
             system,
         })
     }

@@ -7,15 +7,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use contractgate::config::{Config, Overrides};
+use contractgate::config::{Config, Log, Overrides};
 use contractgate::contract::compat::{self, Mode, Policy, SchemaVersion};
 use contractgate::contract::git::export_folder;
 use contractgate::contract::LoadOptions;
 use contractgate::contract::{Contract, Registry, Status, Version};
 use contractgate::events::Background;
+#[cfg(unix)]
+use contractgate::gateway::reload_on_hangup;
+use contractgate::gateway::watch;
 use contractgate::gateway::Gateway;
 use contractgate::http::Problem;
 use contractgate::http::Server;
+use contractgate::telemetry;
 use contractgate::write;
 use serde_json::Value;
 
@@ -134,14 +138,13 @@ enum CheckFormat {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    // `serve` logs as its config says; the tools the default way.
+    let telemetry = match &command {
+        Command::Serve { .. } => Ok(None),
+        _ => telemetry::init(&Log::default()).map(Some),
+    };
+    let result = telemetry.and_then(|_telemetry| match command {
         Command::Serve {
             config,
             listen,
@@ -172,7 +175,7 @@ fn main() -> ExitCode {
             contracts,
         } => validate(&contract, &version, &file, contracts),
         Command::Openapi { contracts, config } => openapi(contracts, config),
-    };
+    });
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
         ExitCode::from(2)
@@ -182,6 +185,7 @@ fn main() -> ExitCode {
 fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(file.as_deref(), overrides)?;
     config.check_exposure(insecure)?;
+    let _telemetry = telemetry::init(&config.log)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listen = config.listen;
@@ -195,6 +199,20 @@ fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow:
         };
         // The relay and the retention sweep run as long as the server does.
         let _background = Background::start(&gateway).await?;
+        // Signal handlers go in before the address is printed: whoever
+        // waits for it may signal at once.
+        #[cfg(unix)]
+        tokio::spawn(reload_on_hangup(gateway.clone())?);
+        let shutdown = shutdown_signal()?;
+        let _watcher = if gateway.config().reload.watch {
+            watch(gateway.clone())
+                .inspect_err(|error| {
+                    tracing::warn!(%error, "the contracts folder is not watched; SIGHUP or POST /admin/reload reload it");
+                })
+                .ok()
+        } else {
+            None
+        };
         let server = Server::new(gateway)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         println!(
@@ -202,34 +220,29 @@ fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow:
             server.scheme(),
             listener.local_addr()?
         );
-        server.serve(listener, shutdown_signal()).await?;
+        server.serve(listener, shutdown).await?;
+        tracing::info!("contractgate stopped");
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
-async fn shutdown_signal() {
-    let interrupt = async {
-        // If the handler cannot be installed, only SIGTERM stops the server.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight. The
+/// handlers are installed before this returns.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        let terminated = terminate.recv();
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<Option<()>>();
+        // A Ctrl-C handler that cannot be installed disables its branch:
+        // SIGTERM still stops the server.
+        tokio::select! {
+            Ok(()) = tokio::signal::ctrl_c() => {},
+            _ = terminated => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
+    })
 }
 
 /// Hashes the key read on stdin (one line; its line break is not part of

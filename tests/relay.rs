@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use contractgate::config::{Limits, EMBEDDED_SYSTEM};
+use contractgate::config::{Limits, RejectionLimits, EMBEDDED_SYSTEM};
 use contractgate::contract::{ContractName, RecordKey};
 use contractgate::events::relay::{self, Publisher, Relay, Relayed};
 use contractgate::events::ChangeEvent;
 use contractgate::systems::{
     self as owner, Backlog, ChangedSchema, Changes, Committed, Idempotency, IdempotencyKey,
-    Journal, JournalEvent, LedgerEntry, ServedSchema,
+    Journal, JournalEvent, KeptRejection, LedgerEntry, ServedSchema,
 };
 use serde_json::{json, Value};
 use support::nats::{self, PrivateNats, TestStream};
@@ -124,6 +124,20 @@ impl Journal for Forgetful {
         served: &[ServedSchema],
     ) -> Result<Vec<ChangedSchema>, owner::Error> {
         self.0.pin_schemas(served).await
+    }
+    async fn keep_rejection(
+        &self,
+        rejection: &KeptRejection,
+        limits: &RejectionLimits,
+    ) -> Result<(), owner::Error> {
+        self.0.keep_rejection(rejection, limits).await
+    }
+    async fn rejections(
+        &self,
+        contract: &ContractName,
+        limit: usize,
+    ) -> Result<Vec<KeptRejection>, owner::Error> {
+        self.0.rejections(contract, limit).await
     }
 }
 

@@ -13,6 +13,7 @@ pub mod git;
 mod history;
 mod model;
 mod names;
+mod pii;
 pub mod pointer;
 pub mod registry;
 pub mod rules;
@@ -22,7 +23,7 @@ pub mod schema;
 pub use error::Error;
 pub use model::{
     Applied, AppliedStep, AvroResolution, Concurrency, Contract, ContractVersion, Example, Layout,
-    Rejection, Status, Unreadable, ValidatedRecord,
+    Rejection, Rejections, Status, Unreadable, ValidatedRecord,
 };
 pub use names::{is_sql_identifier, ContractName, RecordKey, Version};
 pub use pointer::JsonPointer;

@@ -39,6 +39,18 @@ pub enum Concurrency {
     Required,
 }
 
+/// What becomes of a contract's rejected writes (`rejections:` in
+/// `contract.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejections {
+    /// Answered with 422 and forgotten.
+    #[default]
+    Discard,
+    /// Also kept in the owner's rejection store, PII redacted.
+    Keep,
+}
+
 /// How an SQL owner keeps a contract's records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
@@ -159,6 +171,8 @@ pub struct Contract {
     pub concurrency: Concurrency,
     /// Fields redacted from change events.
     pub pii: Vec<JsonPointer>,
+    /// Whether rejected writes are kept.
+    pub rejections: Rejections,
     /// The contract's folder.
     pub folder: PathBuf,
     /// The payloads of its `examples/` folder, by file name.

@@ -15,7 +15,9 @@ use super::canonical;
 use super::compat::{self, ChangeKind, Direction, Mode, Policy, SchemaVersion};
 use super::evolve::Step;
 use super::history;
-use super::model::{Concurrency, Contract, ContractVersion, Example, Layout, Status, Unreadable};
+use super::model::{
+    Concurrency, Contract, ContractVersion, Example, Layout, Rejections, Status, Unreadable,
+};
 use super::names::{is_sql_identifier, ContractName, Version};
 use super::pointer::JsonPointer;
 use super::rules::{Rule, RuleFile};
@@ -43,6 +45,8 @@ struct ContractFile {
     concurrency: Concurrency,
     #[serde(default)]
     tags: Tags,
+    #[serde(default)]
+    rejections: Rejections,
     versions: Vec<VersionFile>,
 }
 
@@ -231,6 +235,7 @@ fn load_contract(
         compatibility: file.compatibility,
         concurrency: file.concurrency,
         pii: file.tags.pii,
+        rejections: file.rejections,
         folder: dir.to_path_buf(),
         examples,
         versions,

@@ -45,7 +45,7 @@ async fn batch(
     request: Request,
 ) -> Result<Response, Problem> {
     require_named(&principal, &name, &[Action::Write])?;
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &principal.name)?;
     Ok(answer(&target, async {
         check_content_type(
             request.headers(),

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::future::join_all;
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::events::relay;
@@ -44,6 +45,9 @@ pub(super) struct Readiness {
     ready: bool,
     /// How many contracts are loaded.
     contracts: usize,
+    /// The registry's generation and the last reload's result.
+    #[schema(value_type = Object)]
+    registry: serde_json::Value,
     /// Each system by name: `ok`, or what is wrong with it.
     systems: BTreeMap<String, String>,
     /// With a relay: each system's backlog (`backlog`, the events waiting,
@@ -92,6 +96,12 @@ pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, 
         })
         .collect();
     let contracts = gateway.registry().contracts().count();
+    // A refused reload leaves the previous contracts serving: reported
+    // here, but not a reason to take the instance out of rotation.
+    let registry = json!({
+        "generation": gateway.generation(),
+        "last_reload": gateway.last_reload().as_deref(),
+    });
     let status = if ready {
         StatusCode::OK
     } else {
@@ -102,6 +112,7 @@ pub(super) async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, 
         Json(Readiness {
             ready,
             contracts,
+            registry,
             systems,
             relay,
         }),

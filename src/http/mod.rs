@@ -1,5 +1,6 @@
 //! The HTTP surface: one axum router over a shared [`Gateway`].
 
+mod admin;
 pub mod auth;
 mod batch;
 mod body;
@@ -9,6 +10,7 @@ mod health;
 mod idempotency_key;
 mod if_match;
 mod limits;
+mod metrics;
 pub mod openapi;
 mod path;
 mod problem;
@@ -16,14 +18,15 @@ mod records;
 mod tls;
 mod validate;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
+use axum::extract::MatchedPath;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
-use axum::Router;
+use axum::{middleware, Router};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::limit::GlobalConcurrencyLimitLayer;
@@ -31,7 +34,8 @@ use tower::load_shed::LoadShedLayer;
 use tower::timeout::TimeoutLayer;
 use tower::{BoxError, ServiceBuilder};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
 
 pub use problem::{Problem, TYPE_BASE};
 
@@ -44,7 +48,7 @@ const CONTRACT_VERSION: HeaderName = HeaderName::from_static("contract-version")
 /// The whole application, ready to serve. Fails when a key or
 /// certificate file the config names does not read.
 pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
-    let config = gateway.config();
+    let config = gateway.config().clone();
     let authenticator = config
         .auth
         .as_ref()
@@ -60,8 +64,18 @@ pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
     // is work too. HandleErrorLayer turns their errors into problems.
     let outer = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // Counts what every request was answered, refusals of the limits
+        // and of authentication included.
+        .layer(middleware::from_fn_with_state(
+            gateway.clone(),
+            metrics::count,
+        ))
         .layer(HandleErrorLayer::new(move |error: BoxError| async move {
             limits::refusal(&error, deadline)
         }))
@@ -82,6 +96,7 @@ pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
         .merge(contracts::router())
         .merge(changes::router())
         .merge(openapi::router())
+        .merge(admin::router())
         .fallback(|| async { Problem::not_found("nothing is served at this path") })
         .method_not_allowed_fallback(method_not_allowed);
     if let Some(rate) = config.limits.rate {
@@ -90,10 +105,27 @@ pub fn router(gateway: Arc<Gateway>) -> anyhow::Result<Router> {
     }
     Ok(guarded
         .layer(from_fn_with_state(authenticator, auth::authenticate))
-        // Probes answer load balancers, which carry no credentials.
+        // Probes answer load balancers, and scrapes Prometheus, which carry
+        // no credentials.
         .merge(health::router())
+        .merge(metrics::router())
         .layer(outer)
         .with_state(gateway))
+}
+
+/// Each request's span: its id, method and route. The route template, not
+/// the URI: a record key in the path may be PII.
+fn request_span(request: &axum::extract::Request) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", request_id = id, method = %request.method(), route)
 }
 
 async fn method_not_allowed(method: Method) -> Problem {
@@ -111,6 +143,8 @@ fn set_contract_version(headers: &mut HeaderMap, version: Version) {
 pub struct Server {
     router: Router,
     tls: Option<TlsAcceptor>,
+    /// How long requests in flight may take once shutdown began.
+    deadline: Duration,
 }
 
 impl Server {
@@ -122,9 +156,11 @@ impl Server {
             .as_ref()
             .map(tls::acceptor)
             .transpose()?;
+        let deadline = Duration::from_millis(gateway.config().shutdown.deadline_ms);
         Ok(Server {
             router: router(gateway)?,
             tls,
+            deadline,
         })
     }
 
@@ -137,23 +173,50 @@ impl Server {
         }
     }
 
-    /// Serves on `listener` until `shutdown` completes, then drains
-    /// requests in flight.
+    /// Serves on `listener` until `shutdown` completes, then stops
+    /// accepting and lets the requests in flight finish, for up to the
+    /// configured shutdown deadline; past it, those left are abandoned.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        match self.tls {
-            Some(acceptor) => {
-                axum::serve(tls::TlsListener::new(listener, acceptor)?, self.router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+        let deadline = self.deadline;
+        let (stopping, stopped) = tokio::sync::oneshot::channel();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!(?deadline, "shutting down: finishing the requests in flight");
+            let _ = stopping.send(());
+        };
+        let served = async move {
+            match self.tls {
+                Some(acceptor) => {
+                    let listener = tls::TlsListener::new(listener, acceptor)?;
+                    axum::serve(listener, self.router)
+                        .with_graceful_shutdown(signal)
+                        .into_future()
+                        .await
+                }
+                None => {
+                    axum::serve(listener, self.router)
+                        .with_graceful_shutdown(signal)
+                        .into_future()
+                        .await
+                }
             }
-            None => {
-                axum::serve(listener, self.router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+        };
+        let overdue = async move {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(deadline).await,
+                // The server ended on its own: it wins the race below.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = served => served,
+            () = overdue => {
+                tracing::warn!(?deadline, "shutdown deadline reached; abandoning the requests still in flight");
+                Ok(())
             }
         }
     }
@@ -161,6 +224,9 @@ impl Server {
 
 /// Builds the gateway's [`Server`] and serves on `listener` until
 /// `shutdown` completes.
+/// Serves on `listener` until `shutdown` completes, then stops accepting
+/// and lets the requests in flight finish, for up to the configured
+/// shutdown deadline; past it, those left are abandoned.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,

@@ -131,6 +131,8 @@ pub enum Kind {
     NotRepresentable,
     /// Idempotency-Key reused.
     IdempotencyKeyReused,
+    /// A reload found problems in the contracts folder; the old ones serve.
+    ReloadRefused,
 }
 
 impl Kind {
@@ -138,6 +140,11 @@ impl Kind {
     pub fn describe(self) -> (StatusCode, &'static str, &'static str) {
         use Kind as K;
         match self {
+            K::ReloadRefused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reload-refused",
+                "Contracts reload refused",
+            ),
             K::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -463,6 +470,18 @@ impl Problem {
                 "events up to position {pruned_through} were deleted (older than \
                  events.retention), so this cursor cannot resume without a gap: read the \
                  records again, then follow from after={pruned_through}"
+            ),
+        )
+    }
+
+    /// 422: a reload found problems in the contracts folder; generation
+    /// `serving` goes on serving.
+    pub fn reload_refused(serving: u64, problems: &[String]) -> Self {
+        Self::new(
+            Kind::ReloadRefused,
+            format!(
+                "the contracts folder has problems; generation {serving} keeps serving: {}",
+                problems.join("; ")
             ),
         )
     }

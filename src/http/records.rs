@@ -52,7 +52,7 @@ async fn create(
     request: Request,
 ) -> Result<Response, Problem> {
     require_named(&principal, &name, &[Action::Write])?;
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &principal.name)?;
     Ok(answer(&target, async {
         let idempotency = idempotency_key(request.headers())?;
         let JsonObject(body) = JsonObject::from_request(request, &gateway).await?;
@@ -69,7 +69,7 @@ async fn replace(
     request: Request,
 ) -> Result<Response, Problem> {
     require_named(&principal, &name, &[Action::Write])?;
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &principal.name)?;
     Ok(answer(&target, async {
         let (key, if_match, idempotency, body) = update(&gateway, &key, request).await?;
         let outcome = gateway
@@ -87,7 +87,7 @@ async fn patch(
     request: Request,
 ) -> Result<Response, Problem> {
     require_named(&principal, &name, &[Action::Write])?;
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &principal.name)?;
     Ok(answer(&target, async {
         let (key, if_match, idempotency, body) = update(&gateway, &key, request).await?;
         let outcome = gateway
@@ -105,7 +105,7 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     require_named(&principal, &name, &[Action::Write])?;
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &principal.name)?;
     Ok(answer(&target, async {
         let key = record_key(&key)?;
         let if_match = if_match::precondition(&headers)?;
@@ -125,7 +125,7 @@ async fn read(
     Path((name, version, key)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
     require_named(&principal, &name, &[Action::Read])?;
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &principal.name)?;
     Ok(answer(&target, async {
         let record = gateway.read(&target, &record_key(&key)?).await?;
         let mut response = Json(record.body).into_response();
@@ -147,6 +147,8 @@ pub(super) async fn answer(
     work: impl Future<Output = Result<Response, Problem>>,
 ) -> Response {
     let mut response = work.await.unwrap_or_else(IntoResponse::into_response);
+    // For the metrics layer: which contract version this was about.
+    response.extensions_mut().insert(target.clone());
     let headers = response.headers_mut();
     set_contract_version(headers, target.version);
     if target.deprecated {

@@ -30,7 +30,7 @@ async fn validate(
 ) -> Result<Response, Problem> {
     // A writer may try a write out before making it.
     require_named(&principal, &name, &[Action::Validate, Action::Write])?;
-    let target = gateway.resolve(&name, &version)?;
+    let target = gateway.resolve(&name, &version, &principal.name)?;
     Ok(answer(&target, async {
         let JsonObject(body) = JsonObject::from_request(request, &gateway).await?;
         let verdict = write::dry_run(&target.contract, target.version, body)?;

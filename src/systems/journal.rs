@@ -34,9 +34,11 @@ use std::time::Duration;
 use std::fmt;
 
 use async_trait::async_trait;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{Committed, Error};
+use crate::config::RejectionLimits;
 use crate::contract::{ContractName, RecordKey};
 use crate::events::{ChangeEvent, EventType};
 
@@ -151,6 +153,24 @@ pub struct Backlog {
     pub oldest: Option<Duration>,
 }
 
+/// A rejected write of a contract with `rejections: keep`: what a data
+/// owner needs to see who keeps sending bad data, PII redacted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeptRejection {
+    /// The contract written to.
+    pub contract: ContractName,
+    /// The version the payload was checked against.
+    pub version: u32,
+    /// Who sent it (the principal's name).
+    pub caller: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Every violation, as the 422 answer listed them.
+    pub violations: Value,
+    /// The payload as sent, PII fields redacted.
+    pub payload: Value,
+}
+
 /// Where committed writes' change events are kept until relayed, and read
 /// back in commit order; and the idempotency ledger.
 #[async_trait]
@@ -207,6 +227,19 @@ pub trait Journal: Send + Sync {
     /// published version is immutable, so those must not be served. When
     /// any is returned, nothing new is recorded.
     async fn pin_schemas(&self, served: &[ServedSchema]) -> Result<Vec<ChangedSchema>, Error>;
+    /// Keeps a rejected write, then deletes the contract's oldest kept
+    /// rejections beyond `limits` (count and age).
+    async fn keep_rejection(
+        &self,
+        rejection: &KeptRejection,
+        limits: &RejectionLimits,
+    ) -> Result<(), Error>;
+    /// Up to `limit` kept rejections of a contract, newest first.
+    async fn rejections(
+        &self,
+        contract: &ContractName,
+        limit: usize,
+    ) -> Result<Vec<KeptRejection>, Error>;
 }
 
 /// A contract version as served, by its canonical schema hash.

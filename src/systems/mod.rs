@@ -19,10 +19,11 @@ use serde_json::Value;
 use crate::config::SystemConfig;
 use crate::contract::{Contract, ContractName, RecordKey, ValidatedRecord, Version};
 use crate::events::EventType;
+use crate::metrics::Metrics;
 
 pub use journal::{
     Backlog, ChangedSchema, Changes, Idempotency, IdempotencyKey, Journal, JournalEvent,
-    LedgerEntry, ServedSchema,
+    KeptRejection, LedgerEntry, ServedSchema,
 };
 
 /// What an owner failed at, classified once so that retries, statuses and
@@ -248,8 +249,12 @@ pub struct System {
 /// The systems of a gateway, by name.
 pub type Systems = BTreeMap<String, System>;
 
-/// Connects to every configured system. The one place that knows kinds.
-pub async fn connect(systems: &BTreeMap<String, SystemConfig>) -> anyhow::Result<Systems> {
+/// Connects to every configured system, registering each one's metrics.
+/// The one place that knows kinds.
+pub async fn connect(
+    systems: &BTreeMap<String, SystemConfig>,
+    metrics: &mut Metrics,
+) -> anyhow::Result<Systems> {
     let mut connected = Systems::new();
     for (name, config) in systems {
         let owner = match config {
@@ -262,6 +267,7 @@ pub async fn connect(systems: &BTreeMap<String, SystemConfig>) -> anyhow::Result
             SystemConfig::Mysql { url, connections } => sql::open_mysql(url, *connections).await,
         }
         .with_context(|| format!("system `{name}`"))?;
+        metrics.register_commit_batches(name, owner.batch_sizes());
         let owner = Arc::new(owner);
         let system = System {
             owner: owner.clone(),

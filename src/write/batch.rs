@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{prepare_put, Error, Outcome};
+use super::{Error, Outcome};
 use crate::gateway::{Gateway, Target};
 use crate::systems::Precondition;
 
@@ -26,7 +26,10 @@ impl Gateway {
         let mut writes = Vec::with_capacity(lines.len());
         let mut written = Vec::with_capacity(lines.len());
         for (line, body) in lines {
-            match prepare_put(target, None, body, Precondition::None, false, None) {
+            let prepared = self
+                .prepare_put(target, None, body, Precondition::None, false, None)
+                .await;
+            match prepared {
                 Ok((write, sent)) => {
                     written.push((line, write.key.clone(), sent));
                     writes.push(write);

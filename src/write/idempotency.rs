@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use super::{Error, Outcome};
 use crate::contract::{ContractName, RecordKey, Version};
 use crate::gateway::{Gateway, Target};
+use crate::metrics::Operation;
 use crate::systems::{Idempotency, IdempotencyKey};
 
 /// Expired ledger rows are swept at most this often (or once per TTL when
@@ -183,7 +184,11 @@ impl Gateway {
     ) -> Result<Option<Outcome>, Error> {
         let journal = &target.system.journal;
         let entry = self
-            .timed(journal.remembered(&target.contract.name, &request.key))
+            .timed(
+                target,
+                Operation::Read,
+                journal.remembered(&target.contract.name, &request.key),
+            )
             .await?;
         match entry {
             None => Ok(None),

@@ -8,15 +8,18 @@ mod idempotency;
 mod batch;
 mod dry_run;
 
-use std::time::Duration;
+mod rejections;
+
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 pub use dry_run::{dry_run, DryRun};
 
-use crate::contract::{Contract, RecordKey, Rejection, ValidatedRecord, Version};
+use crate::contract::{Contract, RecordKey, Rejection, Rejections, ValidatedRecord, Version};
 use crate::events::{ChangeEvent, EventType};
 use crate::gateway::{Gateway, Target};
+use crate::metrics::Operation;
 use crate::systems::{self, Committed, Idempotency, IdempotencyKey, Mutation, Precondition, Write};
 use idempotency::KeyedRequest;
 
@@ -115,18 +118,21 @@ pub struct Read {
     pub body: Value,
 }
 
-/// The whole check a write gets, its refusal as a write path error.
+/// The whole check a write gets, its refusal as a write path error whose
+/// messages quote no value tagged PII.
 fn accept(
     contract: &Contract,
     version: Version,
     body: Value,
 ) -> Result<(ValidatedRecord, Value), Error> {
-    contract
-        .accept(version, body)
-        .map_err(|rejection| Error::Rejected {
+    let pii = contract.pii_texts(&body);
+    contract.accept(version, body).map_err(|mut rejection| {
+        contract.redact_violations(&mut rejection.violations, &pii);
+        Error::Rejected {
             contract: contract.name.to_string(),
             rejection,
-        })
+        }
+    })
 }
 
 /// How often a patch is retried when another write slips in between its
@@ -265,16 +271,24 @@ impl Gateway {
     /// GET: the record at `key`, in the client's version.
     #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn read(&self, target: &Target, key: &RecordKey) -> Result<Read, Error> {
+        let contract = &target.contract;
         let stored = self
-            .timed(target.system.owner.read(&target.contract.name, key))
+            .timed(
+                target,
+                Operation::Read,
+                target.system.owner.read(&contract.name, key),
+            )
             .await?
             .ok_or(systems::Error::NotFound)?;
-        let body = target
-            .contract
+        let pii = contract.pii_texts(&stored.body);
+        let body = contract
             .express(stored.body, stored.version, target.version)
-            .map_err(|rejection| Error::NotRepresentable {
-                contract: target.contract.name.to_string(),
-                rejection,
+            .map_err(|mut rejection| {
+                contract.redact_violations(&mut rejection.violations, &pii);
+                Error::NotRepresentable {
+                    contract: contract.name.to_string(),
+                    rejection,
+                }
             })?;
         Ok(Read {
             revision: stored.revision,
@@ -291,9 +305,12 @@ impl Gateway {
         patch: bool,
         idempotency: Option<Idempotency>,
     ) -> Result<Outcome, Error> {
-        let (write, sent) = prepare_put(target, path_key, body, precondition, patch, idempotency)?;
+        let (write, sent) = self
+            .prepare_put(target, path_key, body, precondition, patch, idempotency)
+            .await?;
         let key = write.key.clone();
         let committed = self.commit(target, write).await?;
+        tracing::debug!(revision = committed.revision, event = ?committed.event_type, "write committed");
         Ok(Outcome {
             key,
             revision: committed.revision,
@@ -303,6 +320,64 @@ impl Gateway {
         })
     }
 
+    /// A put's write and the payload as the client's version has it: the
+    /// checks every create, replace, patch and bulk line runs before
+    /// anything is written. A refusal is counted, kept when the contract
+    /// keeps rejections, and names no PII value.
+    async fn prepare_put(
+        &self,
+        target: &Target,
+        path_key: Option<RecordKey>,
+        body: Value,
+        precondition: Precondition,
+        patch: bool,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(Write, Value), Error> {
+        let contract = &target.contract;
+        // What a rejection's report needs once `accept` consumed the body:
+        // the values a message must not quote, and the payload to keep.
+        let pii = contract.pii_texts(&body);
+        let kept = (contract.rejections == Rejections::Keep).then(|| body.clone());
+        let started = Instant::now();
+        let accepted = contract.accept(target.version, body);
+        let upgraded = target.version != contract.stored_version().version;
+        self.metrics()
+            .check(contract.name.as_str(), upgraded, started.elapsed());
+        let (record, sent) = match accepted {
+            Ok(accepted) => accepted,
+            Err(mut rejection) => {
+                contract.redact_violations(&mut rejection.violations, &pii);
+                return Err(self.rejected(target, rejection, kept).await);
+            }
+        };
+        if let Some(path_key) = path_key {
+            if &path_key != record.key() {
+                return Err(Error::KeyMismatch {
+                    path: path_key,
+                    body: record.key().clone(),
+                });
+            }
+        }
+        let write = Write {
+            contract: contract.name.clone(),
+            key: record.key().clone(),
+            event_data: Some(if target.sees_pii {
+                record.body().clone()
+            } else {
+                contract.redact(record.body().clone())
+            }),
+            mutation: Mutation::Put(record),
+            precondition,
+            patch,
+            // The ledger keeps the answer the client is about to get.
+            idempotency: idempotency.map(|idempotency| Idempotency {
+                response: Some(sent.clone()),
+                ..idempotency
+            }),
+        };
+        Ok((write, sent))
+    }
+
     /// Commits a write and journals its change event and ledger entry: in
     /// the owner's own transaction when the owner can, else in the system's
     /// journal once the owner committed. The one place, with
@@ -310,19 +385,24 @@ impl Gateway {
     async fn commit(&self, target: &Target, write: Write) -> Result<Committed, Error> {
         let system = &target.system;
         if system.owner.capabilities().journal_in_transaction {
-            return Ok(self.timed(system.owner.commit(write)).await?);
+            return Ok(self
+                .timed(target, Operation::Commit, system.owner.commit(write))
+                .await?);
         }
         let event = EventSource::of(&write);
         let idempotency = write.idempotency.clone();
-        let committed = self.timed(system.owner.commit(write)).await?;
-        self.timed(system.journal.record(&event.event(&committed)))
+        let committed = self
+            .timed(target, Operation::Commit, system.owner.commit(write))
             .await?;
+        let change = event.event(&committed);
+        let recorded = system.journal.record(&change);
+        self.timed(target, Operation::Journal, recorded).await?;
         if let Some(idempotency) = &idempotency {
             let remember =
                 system
                     .journal
                     .remember(&event.contract, &event.key, idempotency, &committed);
-            self.timed(remember).await?;
+            self.timed(target, Operation::Journal, remember).await?;
         }
         Ok(committed)
     }
@@ -336,14 +416,27 @@ impl Gateway {
     ) -> Result<Vec<Result<Committed, systems::Error>>, systems::Error> {
         let system = &target.system;
         if system.owner.capabilities().journal_in_transaction {
-            return self.timed(system.owner.commit_together(writes)).await;
+            return self
+                .timed(
+                    target,
+                    Operation::Commit,
+                    system.owner.commit_together(writes),
+                )
+                .await;
         }
         let events: Vec<EventSource> = writes.iter().map(EventSource::of).collect();
-        let outcomes = self.timed(system.owner.commit_together(writes)).await?;
+        let outcomes = self
+            .timed(
+                target,
+                Operation::Commit,
+                system.owner.commit_together(writes),
+            )
+            .await?;
         for (event, outcome) in events.iter().zip(&outcomes) {
             if let Ok(committed) = outcome {
-                self.timed(system.journal.record(&event.event(committed)))
-                    .await?;
+                let change = event.event(committed);
+                let recorded = system.journal.record(&change);
+                self.timed(target, Operation::Journal, recorded).await?;
             }
         }
         Ok(outcomes)
@@ -366,52 +459,21 @@ impl Gateway {
         }
     }
 
-    /// Bounds an owner call by the configured timeout.
+    /// Bounds an owner call by the configured timeout, and records how
+    /// long it took.
     async fn timed<T>(
         &self,
+        target: &Target,
+        operation: Operation,
         call: impl std::future::Future<Output = Result<T, systems::Error>>,
     ) -> Result<T, systems::Error> {
         let limit = Duration::from_millis(self.config().limits.timeout_ms);
-        tokio::time::timeout(limit, call)
-            .await
-            .map_err(|_| systems::Error::Timeout(limit))?
+        let started = Instant::now();
+        let result = tokio::time::timeout(limit, call).await;
+        self.metrics()
+            .owner(target.contract.name.as_str(), operation, started.elapsed());
+        result.map_err(|_| systems::Error::Timeout(limit))?
     }
-}
-
-/// A put's write and the payload as the client's version has it: the
-/// checks every create, replace and patch runs before anything is written.
-fn prepare_put(
-    target: &Target,
-    path_key: Option<RecordKey>,
-    body: Value,
-    precondition: Precondition,
-    patch: bool,
-    idempotency: Option<Idempotency>,
-) -> Result<(Write, Value), Error> {
-    let contract = &target.contract;
-    let (record, sent) = accept(contract, target.version, body)?;
-    if let Some(path_key) = path_key {
-        if &path_key != record.key() {
-            return Err(Error::KeyMismatch {
-                path: path_key,
-                body: record.key().clone(),
-            });
-        }
-    }
-    let write = Write {
-        contract: contract.name.clone(),
-        key: record.key().clone(),
-        event_data: Some(contract.redact(record.body().clone())),
-        mutation: Mutation::Put(record),
-        precondition,
-        patch,
-        // The ledger keeps the answer the client is about to get.
-        idempotency: idempotency.map(|idempotency| Idempotency {
-            response: Some(sent.clone()),
-            ..idempotency
-        }),
-    };
-    Ok((write, sent))
 }
 
 /// What a change event needs from its write, kept for owners that journal

@@ -511,7 +511,7 @@ impl TestGateway {
         }
     }
 
-    /// The gateway itself, to drive its background steps in a test.
+    /// The gateway itself, for what a test drives without HTTP (a reload).
     pub fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
     }
@@ -944,16 +944,103 @@ impl Drop for PrivatePostgres {
     }
 }
 
-/// Copies a folder and everything below it.
+/// The real `contractgate serve` in a child process, its stderr captured;
+/// killed if the test ends before it exits.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Served {
+    /// Starts `contractgate serve --listen 127.0.0.1:0 ARGS…` in `dir` with
+    /// extra environment, and waits until it listens.
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Served {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_contractgate"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("CONTRACTGATE_CONFIG")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("a line");
+        let base = line
+            .trim()
+            .strip_prefix("contractgate listening on ")
+            .unwrap_or_else(|| panic!("printed {line:?}"))
+            .to_owned();
+        Served {
+            child,
+            base,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// `path` under the gateway.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends the process a signal (`TERM`, `HUP`).
+    pub fn signal(&self, name: &str) {
+        let sent = std::process::Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -s {name} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit code and all
+    /// it wrote to stderr.
+    pub fn exit(mut self, limit: std::time::Duration) -> (Option<i32>, String) {
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the process") {
+                break status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the gateway did not exit within {limit:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let stderr = self.stderr.take().map(|t| t.join().unwrap_or_default());
+        (status.code(), stderr.unwrap_or_default())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies a folder (a contracts folder a test then edits).
 pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
+    std::fs::create_dir_all(to).expect("a folder");
+    for entry in std::fs::read_dir(from).expect("a folder to copy") {
+        let entry = entry.expect("an entry");
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        if entry.file_type().expect("a type").is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), target).unwrap();
+            std::fs::copy(entry.path(), target).expect("copied");
         }
     }
 }

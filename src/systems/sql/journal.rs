@@ -13,11 +13,12 @@ use time::OffsetDateTime;
 use super::dialect::{Dialect, Text};
 use super::ledger::{ledger_entry, LedgerRow};
 use super::SqlOwner;
+use crate::config::RejectionLimits;
 use crate::contract::{ContractName, RecordKey};
 use crate::events::{now_rfc3339, ChangeEvent};
 use crate::systems::{
     Backlog, ChangedSchema, Changes, Committed, Error, Idempotency, IdempotencyKey, Journal,
-    JournalEvent, LedgerEntry, ServedSchema,
+    JournalEvent, KeptRejection, LedgerEntry, ServedSchema,
 };
 
 /// Events numbered per sequencing transaction at most.
@@ -460,6 +461,21 @@ impl Journal for SqlOwner {
             transaction.commit().await.map_err(classify)?;
         }
         Ok(changed)
+    }
+    async fn keep_rejection(
+        &self,
+        rejection: &KeptRejection,
+        limits: &RejectionLimits,
+    ) -> Result<(), Error> {
+        self.keep(rejection, limits).await
+    }
+
+    async fn rejections(
+        &self,
+        contract: &ContractName,
+        limit: usize,
+    ) -> Result<Vec<KeptRejection>, Error> {
+        self.kept(contract, limit).await
     }
 }
 

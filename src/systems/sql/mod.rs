@@ -22,6 +22,7 @@ mod ledger;
 mod mysql;
 mod postgres;
 mod procedure;
+mod rejections;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use prometheus_client::metrics::histogram::Histogram;
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -64,6 +66,8 @@ struct Procedure {
     journal: JournalStatements,
     ledger: LedgerStatements,
     tables: ArcSwap<HashMap<ContractName, Arc<RecordStatements>>>,
+    /// How many writes each group commit held.
+    batch_sizes: Histogram,
 }
 
 /// A write waiting for the writer task, with where its outcome goes.
@@ -103,6 +107,7 @@ impl SqlOwner {
             journal: JournalStatements::new(dialect),
             ledger: LedgerStatements::new(dialect),
             tables: ArcSwap::default(),
+            batch_sizes: crate::metrics::commit_batch_sizes(),
         });
         let queues = (0..writers.max(1))
             .map(|_| {
@@ -122,6 +127,12 @@ impl SqlOwner {
 
     fn classify(&self, error: sqlx::Error) -> Error {
         self.procedure.dialect.classify(error)
+    }
+
+    /// The histogram of this owner's group-commit batch sizes, for the
+    /// gateway's metrics.
+    pub fn batch_sizes(&self) -> Histogram {
+        self.procedure.batch_sizes.clone()
     }
 }
 
@@ -265,6 +276,7 @@ impl Procedure {
             .filter(|p| !p.reply.is_closed())
             .map(|p| (p.write, p.reply))
             .unzip();
+        self.batch_sizes.observe(writes.len() as f64);
         match self.commit_all(transaction, writes).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {

@@ -1,0 +1,14 @@
+-- Rejected writes of contracts with `rejections: keep`, PII redacted,
+-- bounded per contract by count and age (`rejections:` in the config).
+-- `kept_at_ms` (epoch milliseconds) is what the age bound compares.
+CREATE TABLE contractgate_rejections (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    contract    TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    caller      TEXT    NOT NULL,
+    violations  TEXT    NOT NULL,
+    payload     TEXT    NOT NULL,
+    kept_at     TEXT    NOT NULL,
+    kept_at_ms  INTEGER NOT NULL
+);
+CREATE INDEX contractgate_rejections_contract ON contractgate_rejections (contract, seq);
