@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use contractgate::config::{Config, Log, Overrides};
@@ -198,7 +199,8 @@ fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow:
             }
         };
         // The relay and the retention sweep run as long as the server does.
-        let _background = Background::start(&gateway).await?;
+        let background = Background::start(&gateway).await?;
+        let deadline = Duration::from_millis(gateway.config().shutdown.deadline_ms);
         // Signal handlers go in before the address is printed: whoever
         // waits for it may signal at once.
         #[cfg(unix)]
@@ -221,7 +223,9 @@ fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow:
             listener.local_addr()?
         );
         server.serve(listener, shutdown).await?;
-        tracing::info!("contractgate stopped");
+        // Requests are answered; what they committed goes out before exit.
+        let flushed = background.flush(deadline).await;
+        tracing::info!(flushed, "contractgate stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

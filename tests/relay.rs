@@ -219,6 +219,11 @@ async fn writes_go_on_while_the_broker_is_down_and_the_backlog_follows_in_order(
         waiting["oldest_unsent_seconds"].as_f64() > Some(0.0),
         "{waiting}"
     );
+    // The same backlog as a metric.
+    let scraped = gateway.get("/metrics").await.text().await.unwrap();
+    let line =
+        format!("contractgate_outbox_backlog_events{{system=\"{EMBEDDED_SYSTEM}\"}} {during}");
+    assert!(scraped.lines().any(|l| l == line), "{line} in\n{scraped}");
     broker.resume().await;
     let entry = drained(&gateway.base, EMBEDDED_SYSTEM).await;
     assert_eq!(entry, json!({"backlog": 0, "oldest_unsent_seconds": null}));

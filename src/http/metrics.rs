@@ -1,6 +1,7 @@
 //! `GET /metrics`, and the layer that counts requests to record routes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -21,6 +22,18 @@ pub fn router() -> Router<Arc<Gateway>> {
 }
 
 async fn scrape(State(gateway): State<Arc<Gateway>>) -> Response {
+    // What waits for the relay is read at each scrape, each journal within
+    // the bound `/readyz` uses; one that does not answer keeps its last.
+    if gateway.config().events.publish_to.is_some() {
+        let limit = Duration::from_millis(gateway.config().limits.timeout_ms.min(2_000));
+        for (name, system) in gateway.systems() {
+            if let Ok(Ok(backlog)) = tokio::time::timeout(limit, system.journal.backlog()).await {
+                gateway
+                    .metrics()
+                    .outbox_backlog(name, backlog.events, backlog.oldest);
+            }
+        }
+    }
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         gateway.metrics().render(),
