@@ -118,20 +118,17 @@ pub struct Read {
     pub body: Value,
 }
 
-/// The whole check a write gets, its refusal as a write path error whose
-/// messages quote no value tagged PII.
+/// The whole check a write gets; a refusal's messages quote no value
+/// tagged PII.
 fn accept(
     contract: &Contract,
     version: Version,
     body: Value,
-) -> Result<(ValidatedRecord, Value), Error> {
+) -> Result<(ValidatedRecord, Value), Rejection> {
     let pii = contract.pii_texts(&body);
     contract.accept(version, body).map_err(|mut rejection| {
         contract.redact_violations(&mut rejection.violations, &pii);
-        Error::Rejected {
-            contract: contract.name.to_string(),
-            rejection,
-        }
+        rejection
     })
 }
 
@@ -334,21 +331,17 @@ impl Gateway {
         idempotency: Option<Idempotency>,
     ) -> Result<(Write, Value), Error> {
         let contract = &target.contract;
-        // What a rejection's report needs once `accept` consumed the body:
-        // the values a message must not quote, and the payload to keep.
-        let pii = contract.pii_texts(&body);
+        // The payload to keep once `accept` consumed it, when the contract
+        // keeps rejections.
         let kept = (contract.rejections == Rejections::Keep).then(|| body.clone());
         let started = Instant::now();
-        let accepted = contract.accept(target.version, body);
+        let accepted = accept(contract, target.version, body);
         let upgraded = target.version != contract.stored_version().version;
         self.metrics()
             .check(contract.name.as_str(), upgraded, started.elapsed());
         let (record, sent) = match accepted {
             Ok(accepted) => accepted,
-            Err(mut rejection) => {
-                contract.redact_violations(&mut rejection.violations, &pii);
-                return Err(self.rejected(target, rejection, kept).await);
-            }
+            Err(rejection) => return Err(self.rejected(target, rejection, kept).await),
         };
         if let Some(path_key) = path_key {
             if &path_key != record.key() {
