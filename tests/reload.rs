@@ -250,6 +250,10 @@ async fn a_change_in_the_folder_reloads_it() {
     );
     let described = gateway.get_json("/contracts/customer".into()).await;
     assert_eq!(described["description"], "revision 1");
+    // The reload read the folder; reads change nothing, so they reload
+    // nothing (ten debounce periods later, still one reload).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(gateway.gateway().generation(), 2);
 }
 
 #[tokio::test]

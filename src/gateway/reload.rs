@@ -10,8 +10,9 @@
 //! [`Gateway::reload`], which tests call directly.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use notify::RecursiveMode;
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
@@ -201,15 +202,47 @@ pub fn watch(gateway: Arc<Gateway>) -> anyhow::Result<Watcher> {
     debouncer
         .watcher()
         .watch(&gateway.config.contracts, RecursiveMode::Recursive)?;
-    // Ends when the debouncer, and with it the sender, is dropped.
+    // Ends when the debouncer, and with it the sender, is dropped. The
+    // watcher also reports files being read, a reload's own reads among
+    // them: only a folder whose files changed is reloaded.
+    let folder = gateway.config.contracts.clone();
+    let mut loaded = fingerprint(&folder);
     tokio::spawn(async move {
         while changes.recv().await.is_some() {
-            gateway.reload().await;
+            let now = fingerprint(&folder);
+            if now != loaded {
+                loaded = now;
+                gateway.reload().await;
+            }
         }
     });
     Ok(Watcher {
         _debouncer: debouncer,
     })
+}
+
+/// Every file below `folder` with its size and modification time, in
+/// order: what tells an edit from a read (which changes neither).
+fn fingerprint(folder: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut files = Vec::new();
+    let mut folders = vec![folder.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                folders.push(entry.path());
+            } else {
+                files.push((entry.path(), metadata.len(), metadata.modified().ok()));
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Reloads the gateway's contracts on every `SIGHUP`, for ever, once the
