@@ -32,6 +32,20 @@ pub trait Dialect: Send + Sync + 'static {
     /// The DDL of a contract's record table in the default layout; `table`
     /// is quoted already.
     fn create_records_table(&self, table: &str) -> String;
+    /// Turns an `INSERT` into the table's default layout into one that
+    /// overwrites `columns` of a row whose key is already there. Only used
+    /// for rows the transaction holds locked, so it never overwrites a
+    /// concurrent write; `columns` are quoted already.
+    fn on_key_update(&self, key: &str, columns: &[&str]) -> String {
+        let assignments: Vec<String> = columns
+            .iter()
+            .map(|column| format!("{column} = excluded.{column}"))
+            .collect();
+        format!(
+            " ON CONFLICT ({key}) DO UPDATE SET {}",
+            assignments.join(", ")
+        )
+    }
     /// Whether a unique violation is on the key's column (else another
     /// unique column of the table refused the write).
     fn is_key_conflict(&self, error: &dyn DatabaseError, key_column: &str) -> bool;
@@ -68,6 +82,28 @@ pub trait Dialect: Send + Sync + 'static {
             .map(|index| self.param(index))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// `rows` parenthesized rows of placeholders, numbered from 1, for a
+    /// multi-row `VALUES` or `IN`; `json[i]` says whether column `i` is
+    /// bound as JSON.
+    fn rows(&self, rows: usize, json: &[bool]) -> String {
+        let mut index = 0;
+        let mut row = || {
+            let columns: Vec<String> = json
+                .iter()
+                .map(|json| {
+                    index += 1;
+                    if *json {
+                        self.json_param(index)
+                    } else {
+                        self.param(index)
+                    }
+                })
+                .collect();
+            format!("({})", columns.join(", "))
+        };
+        (0..rows).map(|_| row()).collect::<Vec<_>>().join(", ")
     }
 }
 

@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::dialect::{Dialect, Text};
-use super::ledger::{ledger_entry, LedgerRow};
+use super::ledger::{ledger_entry, Entry, LedgerRow};
 use super::SqlOwner;
 use crate::config::RejectionLimits;
 use crate::contract::{ContractName, RecordKey};
@@ -30,17 +30,13 @@ const PRUNE_LIMIT: i64 = 10_000;
 
 /// The journal's statements in one dialect, built once.
 pub struct JournalStatements {
-    /// Journals one change event.
-    pub insert_event: String,
     lock_feed: String,
     unsequenced: String,
-    set_position: String,
     set_last_position: String,
     changes: String,
     changes_of_contract: String,
     take_lease: String,
     unrelayed: String,
-    mark_relayed: String,
     oldest_unrelayed: String,
     count_unrelayed: String,
     pruned_through: String,
@@ -55,10 +51,6 @@ impl JournalStatements {
         let p = |index| dialect.param(index);
         let lock = dialect.lock_rows();
         Self {
-            insert_event: format!(
-                "INSERT INTO contractgate_outbox (id, contract, record_key, revision, event, created_at) VALUES ({})",
-                dialect.params(1, 6)
-            ),
             lock_feed: format!(
                 "SELECT last_position, relay_holder, relay_lease_until, pruned_through \
                  FROM contractgate_feed WHERE id = 1{lock}"
@@ -66,12 +58,6 @@ impl JournalStatements {
             unsequenced: format!(
                 "SELECT seq FROM contractgate_outbox WHERE position IS NULL ORDER BY seq LIMIT {}",
                 p(1)
-            ),
-            set_position: format!(
-                "UPDATE contractgate_outbox SET position = {}, sequenced_at = {} WHERE seq = {}",
-                p(1),
-                p(2),
-                p(3)
             ),
             set_last_position: format!(
                 "UPDATE contractgate_feed SET last_position = {} WHERE id = 1",
@@ -99,11 +85,6 @@ impl JournalStatements {
                  WHERE position IS NOT NULL AND relayed_at IS NULL ORDER BY position LIMIT {}",
                 p(1)
             ),
-            mark_relayed: format!(
-                "UPDATE contractgate_outbox SET relayed_at = {} WHERE position = {}",
-                p(1),
-                p(2)
-            ),
             oldest_unrelayed: "SELECT created_at FROM contractgate_outbox \
                                WHERE relayed_at IS NULL ORDER BY seq LIMIT 1"
                 .to_owned(),
@@ -126,6 +107,45 @@ impl JournalStatements {
             ),
         }
     }
+}
+
+/// Journals `count` change events; binds per event: id, contract, record
+/// key, revision, the event document and the time.
+pub fn insert_events(dialect: &dyn Dialect, count: usize) -> String {
+    format!(
+        "INSERT INTO contractgate_outbox (id, contract, record_key, revision, event, created_at) VALUES {}",
+        dialect.rows(count, &[false; 6])
+    )
+}
+
+/// Gives `count` events their positions; binds each event's seq and
+/// position, then the time and each seq again.
+fn set_positions(dialect: &dyn Dialect, count: usize) -> String {
+    let cases: Vec<String> = (0..count)
+        .map(|i| {
+            format!(
+                "WHEN {} THEN {}",
+                dialect.param(2 * i + 1),
+                dialect.param(2 * i + 2)
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE contractgate_outbox SET position = CASE seq {} END, sequenced_at = {} \
+         WHERE seq IN ({})",
+        cases.join(" "),
+        dialect.param(2 * count + 1),
+        dialect.params(2 * count + 2, count)
+    )
+}
+
+/// Marks `count` events relayed; binds the time, then each position.
+fn mark_relayed(dialect: &dyn Dialect, count: usize) -> String {
+    format!(
+        "UPDATE contractgate_outbox SET relayed_at = {} WHERE position IN ({})",
+        dialect.param(1),
+        dialect.params(2, count)
+    )
 }
 
 /// The feed row, locked: the last position given, the relay lease and the
@@ -174,17 +194,18 @@ impl SqlOwner {
         // Taken under the lock, so it grows with the position (retention
         // reads it as the time an event entered the feed).
         let now = epoch_millis();
+        let set = set_positions(self.procedure.dialect, unsequenced.len());
+        let mut query = sqlx::query(&set);
         let mut position = last;
-        for seq in unsequenced {
+        for seq in &unsequenced {
             position += 1;
-            sqlx::query(&sql.set_position)
-                .bind(position)
-                .bind(now)
-                .bind(seq)
-                .execute(&mut *transaction)
-                .await
-                .map_err(classify)?;
+            query = query.bind(*seq).bind(position);
         }
+        query = query.bind(now);
+        for seq in &unsequenced {
+            query = query.bind(*seq);
+        }
+        query.execute(&mut *transaction).await.map_err(classify)?;
         sqlx::query(&sql.set_last_position)
             .bind(position)
             .execute(&mut *transaction)
@@ -224,7 +245,7 @@ impl Journal for SqlOwner {
         let mut connection = self.writer.acquire().await.map_err(|e| self.classify(e))?;
         let connection: &mut AnyConnection = &mut connection;
         self.procedure
-            .insert_event(connection, event, &now_rfc3339())
+            .insert_events(connection, std::slice::from_ref(event), &now_rfc3339())
             .await
     }
 
@@ -300,22 +321,19 @@ impl Journal for SqlOwner {
     }
 
     async fn mark_relayed(&self, positions: &[u64]) -> Result<(), Error> {
-        let classify = |e| self.classify(e);
-        let mut transaction = self
-            .writer
-            .begin_with(self.procedure.dialect.begin())
-            .await
-            .map_err(classify)?;
-        let now = now_rfc3339();
-        for position in positions {
-            sqlx::query(&self.procedure.journal.mark_relayed)
-                .bind(&now)
-                .bind(*position as i64)
-                .execute(&mut *transaction)
-                .await
-                .map_err(classify)?;
+        if positions.is_empty() {
+            return Ok(());
         }
-        transaction.commit().await.map_err(classify)
+        let mark = mark_relayed(self.procedure.dialect, positions.len());
+        let mut query = sqlx::query(&mark).bind(now_rfc3339());
+        for position in positions {
+            query = query.bind(*position as i64);
+        }
+        query
+            .execute(&self.writer)
+            .await
+            .map_err(|e| self.classify(e))?;
+        Ok(())
     }
 
     async fn remembered(
@@ -341,15 +359,13 @@ impl Journal for SqlOwner {
         committed: &Committed,
     ) -> Result<(), Error> {
         let mut connection = self.writer.acquire().await.map_err(|e| self.classify(e))?;
-        self.procedure
-            .remember(
-                &mut connection,
-                contract,
-                record_key,
-                idempotency,
-                committed,
-            )
-            .await
+        let entry = Entry {
+            contract,
+            record_key,
+            idempotency,
+            committed,
+        };
+        self.procedure.remember(&mut connection, &[entry]).await
     }
 
     async fn forget_expired(&self) -> Result<u64, Error> {

@@ -10,10 +10,12 @@
 //! `forget_expired`, which the write path calls now and then.
 
 use serde_json::Value;
+use sqlx::any::AnyTypeInfoKind;
 use sqlx::AnyConnection;
 
 use super::dialect::{Dialect, Text};
 use super::journal::epoch_millis;
+use super::procedure::{bind, Param};
 use super::Procedure;
 use crate::contract::{ContractName, RecordKey};
 use crate::events::{now_rfc3339, EventType};
@@ -21,9 +23,6 @@ use crate::systems::{Committed, Error, Idempotency, LedgerEntry};
 
 /// The ledger's statements in one dialect, built once.
 pub struct LedgerStatements {
-    insert: String,
-    /// The row of one key, if it expired.
-    forget_expired_key: String,
     /// The unexpired row of one key.
     pub remembered: String,
     /// Every expired row.
@@ -36,15 +35,6 @@ impl LedgerStatements {
         let p = |index| dialect.param(index);
         let one_key = format!("contract = {} AND idempotency_key = {}", p(1), p(2));
         Self {
-            insert: format!(
-                "INSERT INTO contractgate_idempotency (contract, idempotency_key, fingerprint, \
-                 record_key, revision, event_type, response, created_at, expires_at) VALUES ({})",
-                dialect.params(1, 9)
-            ),
-            forget_expired_key: format!(
-                "DELETE FROM contractgate_idempotency WHERE {one_key} AND expires_at <= {}",
-                p(3)
-            ),
             remembered: format!(
                 "SELECT fingerprint, record_key, revision, event_type, response \
                  FROM contractgate_idempotency WHERE {one_key} AND expires_at > {}",
@@ -62,38 +52,87 @@ impl LedgerStatements {
 /// response.
 pub(super) type LedgerRow = (Text, Text, i64, Text, Option<Text>);
 
+/// Keeps `count` ledger entries; binds per entry what [`entry`] gives.
+fn insert_entries(dialect: &dyn Dialect, count: usize) -> String {
+    format!(
+        "INSERT INTO contractgate_idempotency (contract, idempotency_key, fingerprint, \
+         record_key, revision, event_type, response, created_at, expires_at) VALUES {}",
+        dialect.rows(count, &[false; 9])
+    )
+}
+
+/// Deletes the expired rows of `count` keys; binds per key its contract and
+/// idempotency key, then the time now.
+fn forget_expired_keys(dialect: &dyn Dialect, count: usize) -> String {
+    format!(
+        "DELETE FROM contractgate_idempotency WHERE (contract, idempotency_key) IN ({}) \
+         AND expires_at <= {}",
+        dialect.rows(count, &[false; 2]),
+        dialect.param(2 * count + 1)
+    )
+}
+
+/// What the ledger keeps of one write.
+pub struct Entry<'a> {
+    pub contract: &'a ContractName,
+    pub record_key: &'a RecordKey,
+    pub idempotency: &'a Idempotency,
+    pub committed: &'a Committed,
+}
+
+impl Entry<'_> {
+    /// The row's values, in [`insert_entries`] order, at `now` (epoch ms).
+    fn params(&self, now: i64) -> Result<Vec<Param>, Error> {
+        let ttl = i64::try_from(self.idempotency.ttl.as_millis()).unwrap_or(i64::MAX);
+        Ok(vec![
+            Param::Text(self.contract.to_string()),
+            Param::Text(self.idempotency.key.to_string()),
+            Param::Text(self.idempotency.fingerprint.clone()),
+            Param::Text(self.record_key.to_string()),
+            Param::Integer(self.committed.revision as i64),
+            Param::Text(event_type_name(self.committed.event_type)?),
+            match &self.idempotency.response {
+                Some(response) => Param::Text(response.to_string()),
+                None => Param::Null(AnyTypeInfoKind::Text),
+            },
+            Param::Text(now_rfc3339()),
+            Param::Integer(now.saturating_add(ttl)),
+        ])
+    }
+}
+
 impl Procedure {
-    /// Keeps a write's ledger entry, on a connection inside the write's
-    /// transaction (or on its own). The expired row of a reused key goes
+    /// Keeps writes' ledger entries, on a connection inside the writes'
+    /// transaction (or on its own). The expired rows of reused keys go
     /// first; an unexpired one makes this [`Error::IdempotencyKeyTaken`].
     pub async fn remember(
         &self,
         connection: &mut AnyConnection,
-        contract: &ContractName,
-        record_key: &RecordKey,
-        idempotency: &Idempotency,
-        committed: &Committed,
+        entries: &[Entry<'_>],
     ) -> Result<(), Error> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let classify = |e| self.dialect.classify(e);
         let now = epoch_millis();
-        let ttl = i64::try_from(idempotency.ttl.as_millis()).unwrap_or(i64::MAX);
-        sqlx::query(&self.ledger.forget_expired_key)
-            .bind(contract.as_str())
-            .bind(idempotency.key.as_str())
+        let forget = forget_expired_keys(self.dialect, entries.len());
+        let mut query = sqlx::query(&forget);
+        for entry in entries {
+            query = query
+                .bind(entry.contract.as_str())
+                .bind(entry.idempotency.key.as_str());
+        }
+        query
             .bind(now)
             .execute(&mut *connection)
             .await
             .map_err(classify)?;
-        sqlx::query(&self.ledger.insert)
-            .bind(contract.as_str())
-            .bind(idempotency.key.as_str())
-            .bind(&idempotency.fingerprint)
-            .bind(record_key.as_str())
-            .bind(committed.revision as i64)
-            .bind(event_type_name(committed.event_type)?)
-            .bind(idempotency.response.as_ref().map(Value::to_string))
-            .bind(now_rfc3339())
-            .bind(now.saturating_add(ttl))
+        let mut params = Vec::with_capacity(entries.len() * 9);
+        for entry in entries {
+            params.extend(entry.params(now)?);
+        }
+        let insert = insert_entries(self.dialect, entries.len());
+        bind(sqlx::query(&insert), params)
             .execute(connection)
             .await
             .map_err(|error| match &error {

@@ -9,12 +9,17 @@
 //! all. SQLite has one writer task (it has one writer anyway); a server
 //! owner has several, each with a connection of its own, and a write goes to
 //! the task its contract and key hash to, so writes to one record keep
-//! their order and two tasks never wait on each other's rows. Each write runs in its own savepoint, so a write
-//! refused on its own merits (not found, exists, stale revision, a
-//! constraint) is rolled back alone and the batch goes on. Any other
-//! failure (busy, I/O, a failed rollback) aborts the whole batch: every
-//! caller in it is told nothing was written. No caller hears back before
-//! its transaction commits.
+//! their order and two tasks never wait on each other's rows.
+//!
+//! A batch is written set-wise (`together.rs`): a handful of multi-row
+//! statements whatever its size, so the cost of a write is no longer its
+//! round trips. Where that cannot tell writes apart (a statement the owner
+//! refused, a key written twice), the batch is written one write at a time,
+//! each in its own savepoint. Either way a write refused on its own merits
+//! (not found, exists, stale revision, a constraint) fails alone and the
+//! batch goes on. Any other failure (busy, I/O, a failed rollback) aborts
+//! the whole batch: every caller in it is told nothing was written. No
+//! caller hears back before its transaction commits.
 
 mod dialect;
 mod journal;
@@ -24,6 +29,7 @@ mod postgres;
 mod procedure;
 mod rejections;
 mod sqlite;
+mod together;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -287,26 +293,35 @@ impl Procedure {
         }
     }
 
-    /// Applies writes in one transaction, each in its own savepoint, and
-    /// commits: each write's domain outcome, or (nothing committed) the
-    /// failure that aborted them all.
+    /// Applies writes in one transaction, set-wise or else each in its own
+    /// savepoint, and commits: each write's domain outcome, or (nothing
+    /// committed) the failure that aborted them all.
     async fn commit_all(
         &self,
         mut transaction: sqlx::Transaction<'static, sqlx::Any>,
-        writes: Vec<Write>,
+        mut writes: Vec<Write>,
     ) -> Result<Vec<Result<Committed, Error>>, Error> {
-        let mut outcomes = Vec::with_capacity(writes.len());
-        for write in writes {
-            match self.apply_in_savepoint(&mut transaction, write).await {
-                Ok(outcome) => outcomes.push(outcome),
-                // Dropping the transaction rolls it back.
-                Err(error) => {
-                    return Err(Error::Unavailable(format!(
-                        "a write committed in the same transaction failed ({error})"
-                    )))
+        // Dropping the transaction rolls it back.
+        let aborted = |error| {
+            Error::Unavailable(format!(
+                "a write committed in the same transaction failed ({error})"
+            ))
+        };
+        let outcomes = match self
+            .apply_together(&mut transaction, &mut writes)
+            .await
+            .map_err(aborted)?
+        {
+            Some(outcomes) => outcomes,
+            None => {
+                let mut outcomes = Vec::with_capacity(writes.len());
+                for write in writes {
+                    let outcome = self.apply_in_savepoint(&mut transaction, write).await;
+                    outcomes.push(outcome.map_err(aborted)?);
                 }
+                outcomes
             }
-        }
+        };
         transaction
             .commit()
             .await

@@ -30,6 +30,15 @@ impl Dialect for Mysql {
         "?".to_owned()
     }
 
+    fn on_key_update(&self, _key: &str, columns: &[&str]) -> String {
+        // MariaDB has no `excluded`; `VALUES(column)` is the row proposed.
+        let assignments: Vec<String> = columns
+            .iter()
+            .map(|column| format!("{column} = VALUES({column})"))
+            .collect();
+        format!(" ON DUPLICATE KEY UPDATE {}", assignments.join(", "))
+    }
+
     fn create_records_table(&self, table: &str) -> String {
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (

@@ -9,6 +9,9 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Column, Row};
 
 use super::dialect::{Dialect, Text};
+use super::journal::insert_events;
+use super::ledger::Entry;
+use super::together::SetStatements;
 use super::Procedure;
 use crate::contract::{Contract, JsonPointer, Layout, RecordKey, ValidatedRecord, Version};
 use crate::events::{now_rfc3339, ChangeEvent};
@@ -33,6 +36,8 @@ pub struct RecordStatements {
     read: String,
     /// Proves an existing table has every column named.
     probe: String,
+    /// Writes of many rows at once, for tables in the default layout.
+    pub set: Option<SetStatements>,
 }
 
 /// What the payload columns hold.
@@ -53,7 +58,7 @@ enum Payload {
 }
 
 /// A value bound to a statement.
-enum Param {
+pub(super) enum Param {
     Null(AnyTypeInfoKind),
     Bool(bool),
     Integer(i64),
@@ -170,6 +175,7 @@ impl RecordStatements {
                 "SELECT {key}, {revision}, {} FROM {table} WHERE 1 = 0",
                 names.join(", ")
             ),
+            set: matches!(payload, Payload::Document).then(|| SetStatements::new(dialect, &table)),
             payload,
             key_column,
         }
@@ -252,7 +258,7 @@ impl RecordStatements {
     }
 
     /// The payload columns' values for a record, in statement order.
-    fn payload(&self, record: &ValidatedRecord, now: &str) -> Vec<Param> {
+    pub(super) fn payload(&self, record: &ValidatedRecord, now: &str) -> Vec<Param> {
         match &self.payload {
             Payload::Document => vec![
                 Param::Integer(i64::from(record.version().number())),
@@ -300,7 +306,7 @@ impl Param {
 }
 
 /// Binds values in order.
-fn bind<'q>(
+pub(super) fn bind<'q>(
     mut query: Query<'q, Any, AnyArguments<'q>>,
     params: Vec<Param>,
 ) -> Query<'q, Any, AnyArguments<'q>> {
@@ -415,41 +421,50 @@ impl Procedure {
             revision,
             write.event_data,
         );
-        self.insert_event(&mut *connection, &event, &now).await?;
+        self.insert_events(&mut *connection, std::slice::from_ref(&event), &now)
+            .await?;
         let committed = Committed {
             revision,
             version,
             event_type,
         };
         if let Some(idempotency) = &write.idempotency {
-            self.remember(
-                connection,
-                &write.contract,
-                &write.key,
+            let entry = Entry {
+                contract: &write.contract,
+                record_key: &write.key,
                 idempotency,
-                &committed,
-            )
-            .await?;
+                committed: &committed,
+            };
+            self.remember(connection, &[entry]).await?;
         }
         Ok(committed)
     }
 
-    /// Journals a change event on a connection (inside the write's
-    /// transaction, or on its own).
-    pub async fn insert_event(
+    /// Journals change events on a connection (inside their writes'
+    /// transaction, or on their own).
+    pub async fn insert_events(
         &self,
         connection: &mut AnyConnection,
-        event: &ChangeEvent,
+        events: &[ChangeEvent],
         now: &str,
     ) -> Result<(), Error> {
-        let document = serde_json::to_string(event).map_err(|e| Error::Fault(e.to_string()))?;
-        sqlx::query(&self.journal.insert_event)
-            .bind(&event.id)
-            .bind(event.contract.as_str())
-            .bind(&event.subject)
-            .bind(event.revision as i64)
-            .bind(document)
-            .bind(now)
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut params = Vec::with_capacity(events.len() * 6);
+        for event in events {
+            let document = serde_json::to_string(event).map_err(|e| Error::Fault(e.to_string()))?;
+            params.extend([
+                Param::Text(event.id.clone()),
+                Param::Text(event.contract.to_string()),
+                Param::Text(event.subject.clone()),
+                Param::Integer(event.revision as i64),
+                Param::Text(document),
+                Param::Text(now.to_owned()),
+            ]);
+        }
+        let insert = insert_events(self.dialect, events.len());
+        bind(sqlx::query(&insert), params)
             .execute(connection)
             .await
             .map_err(|e| self.dialect.classify(e))?;
@@ -468,7 +483,7 @@ fn unchanged_is_stale(rows: u64) -> Result<(), Error> {
     }
 }
 
-fn stored_version(number: i64) -> Result<Version, Error> {
+pub(super) fn stored_version(number: i64) -> Result<Version, Error> {
     u32::try_from(number)
         .map_err(|e| e.to_string())
         .and_then(Version::new)
