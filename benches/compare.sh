@@ -61,7 +61,8 @@ row() { # what writes/s p50 p99 rss baseline-writes/s
 python3 - "$work" "$BULK" "$doc" <<'EOF'
 import sys
 work, count, doc = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-docs = [doc.replace("%s", f"b-{n}") for n in range(count)]
+# Keys no wrk run draws (those have at most 15 digits).
+docs = [doc.replace("%s", f"7{n:015d}") for n in range(count)]
 with open(f"{work}/bulk.ndjson", "w") as out:
     out.write("\n".join(docs) + "\n")
 with open(f"{work}/bulk.sql", "w") as out:

@@ -24,6 +24,9 @@ use contractgate::telemetry;
 use contractgate::write;
 use serde_json::Value;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A declarative data-contract gateway.
 #[derive(Parser)]
 #[command(name = "contractgate", version, about)]

@@ -1,8 +1,9 @@
 //! `POST /contracts/{name}/v{n}/records:batch`: NDJSON bulk writes. The
-//! body is read as it arrives, line by line, and each chunk of lines is
-//! written (see `write::batch`) and answered before the next is read: one
-//! NDJSON result line per input line, streamed back, in bounded memory
-//! whatever the body's size.
+//! body is read as it arrives, line by line, in chunks (see
+//! `write::batch`): while one chunk commits, the next is read and checked,
+//! and it commits once the one before has been answered. One NDJSON result
+//! line per input line, streamed back, in bounded memory whatever the
+//! body's size: at most two chunks are held.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use super::problem::Problem;
 use super::records::answer;
 use crate::events::EventType;
 use crate::gateway::{Gateway, Target};
-use crate::write::LineOutcome;
+use crate::write::{LineOutcome, PreparedLines};
 
 /// Lines written together at most: a chunk is one transaction.
 const CHUNK_LINES: usize = 500;
@@ -79,6 +80,9 @@ async fn batch(
 /// or why it could not be parsed.
 type Chunk = Vec<(usize, Result<Value, Problem>)>;
 
+/// The commit of the previous chunk, under way: its result lines.
+type InFlight = tokio::task::JoinHandle<Bytes>;
+
 /// Reads the body's lines, writes them chunk by chunk and sends the result
 /// lines. Stops when the client goes away.
 async fn write_lines(
@@ -95,6 +99,7 @@ async fn write_lines(
     // A line over the size limit is answered once, then skipped to its end.
     let mut skipping = false;
     let mut ended = false;
+    let mut in_flight = None;
     while !ended {
         match data.next().await {
             Some(Ok(bytes)) => pending.extend_from_slice(&bytes),
@@ -112,8 +117,12 @@ async fn write_lines(
                 }
             }
         }
-        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
+        // The complete lines are taken from the front, then removed at
+        // once: removing each as it is taken would move the rest every time.
+        let mut start = 0;
+        while let Some(length) = pending[start..].iter().position(|b| *b == b'\n') {
+            let line = &pending[start..start + length];
+            start += length + 1;
             if std::mem::take(&mut skipping) {
                 continue;
             }
@@ -123,10 +132,13 @@ async fn write_lines(
             }
             number += 1;
             chunk.push((number, parse(text, &limits)));
-            if chunk.len() == CHUNK_LINES && !send(&gateway, &target, &mut chunk, &results).await {
+            if chunk.len() == CHUNK_LINES
+                && !send(&gateway, &target, &mut chunk, &mut in_flight, &results).await
+            {
                 return;
             }
         }
+        pending.drain(..start);
         if pending.len() > limits.body_bytes && !skipping {
             number += 1;
             chunk.push((number, Err(Problem::too_large(limits.body_bytes))));
@@ -135,35 +147,65 @@ async fn write_lines(
         } else if skipping {
             pending.clear();
         }
-        if ended && !chunk.is_empty() && !send(&gateway, &target, &mut chunk, &results).await {
+        if ended
+            && !chunk.is_empty()
+            && !send(&gateway, &target, &mut chunk, &mut in_flight, &results).await
+        {
             return;
         }
     }
+    answer_previous(&mut in_flight, &results).await;
 }
 
-/// Writes the chunk gathered and sends its result lines; false when the
-/// client has gone.
+/// Checks the chunk gathered, answers the previous chunk once it has
+/// committed, then starts this one's commit; false when the client has
+/// gone.
 async fn send(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     target: &Target,
     chunk: &mut Chunk,
+    in_flight: &mut Option<InFlight>,
     results: &mpsc::Sender<Bytes>,
 ) -> bool {
-    let lines = write_chunk(gateway, target, std::mem::take(chunk)).await;
-    results.send(lines).await.is_ok()
-}
-
-/// Writes a chunk's parsed lines and renders every line's result, in order.
-async fn write_chunk(gateway: &Gateway, target: &Target, chunk: Chunk) -> Bytes {
     let mut refused = Vec::new();
     let mut parsed = Vec::with_capacity(chunk.len());
-    for (line, body) in chunk {
+    for (line, body) in std::mem::take(chunk) {
         match body {
             Ok(body) => parsed.push((line, body)),
             Err(problem) => refused.push((line, problem_line(line, problem))),
         }
     }
-    let written = gateway.write_lines(target, parsed).await;
+    let prepared = gateway.prepare_lines(target, parsed).await;
+    if !answer_previous(in_flight, results).await {
+        return false;
+    }
+    let (gateway, target) = (gateway.clone(), target.clone());
+    *in_flight = Some(tokio::spawn(async move {
+        commit_chunk(&gateway, &target, prepared, refused).await
+    }));
+    true
+}
+
+/// Sends the result lines of the commit under way, if any, once it ends;
+/// false when the client has gone (or the commit failed to finish).
+async fn answer_previous(in_flight: &mut Option<InFlight>, results: &mpsc::Sender<Bytes>) -> bool {
+    match in_flight.take() {
+        Some(commit) => match commit.await {
+            Ok(lines) => results.send(lines).await.is_ok(),
+            Err(_) => false,
+        },
+        None => true,
+    }
+}
+
+/// Commits a checked chunk and renders every line's result, in order.
+async fn commit_chunk(
+    gateway: &Gateway,
+    target: &Target,
+    prepared: PreparedLines,
+    refused: Vec<(usize, Value)>,
+) -> Bytes {
+    let written = gateway.commit_lines(target, prepared).await;
     let mut lines: Vec<(usize, Value)> = written.into_iter().map(result_line).collect();
     lines.extend(refused);
     lines.sort_by_key(|(line, _)| *line);

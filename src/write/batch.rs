@@ -1,42 +1,67 @@
 //! Bulk writes: the lines of an NDJSON request, each validated and upgraded
-//! like a single write, committed in chunks, all or nothing per chunk.
+//! like a single write, committed in chunks, all or nothing per chunk. A
+//! chunk is prepared (checked) apart from its commit, so a caller can check
+//! the next chunk while the previous one commits.
 
 use serde_json::Value;
 
 use super::{Error, Outcome};
+use crate::contract::RecordKey;
 use crate::gateway::{Gateway, Target};
-use crate::systems::Precondition;
+use crate::systems::{Precondition, Write};
 
 /// What became of one line of a bulk request: its number and outcome.
 pub type LineOutcome = (usize, Result<Outcome, Error>);
 
+/// A chunk of lines checked and ready to commit.
+pub struct PreparedLines {
+    /// The lines refused already.
+    refused: Vec<LineOutcome>,
+    writes: Vec<Write>,
+    /// Per write: its line, key and the body answered.
+    written: Vec<(usize, RecordKey, Value)>,
+}
+
 impl Gateway {
-    /// Writes a chunk of lines (number, body) as creates or replaces — the
-    /// key comes from each body, as for PUT without `If-Match`. Each line is
-    /// checked on its own; the valid ones are committed together, where a
-    /// line the owner refuses fails alone. If the owner fails, no line of
-    /// the chunk is written and each says so. Outcomes come in line order.
+    /// Checks a chunk of lines (number, body) as creates or replaces — the
+    /// key comes from each body, as for PUT without `If-Match`. Each line
+    /// is checked on its own.
     #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version, lines = lines.len()))]
-    pub async fn write_lines(
+    pub async fn prepare_lines(
         &self,
         target: &Target,
         lines: Vec<(usize, Value)>,
-    ) -> Vec<LineOutcome> {
-        let mut outcomes = Vec::with_capacity(lines.len());
-        let mut writes = Vec::with_capacity(lines.len());
-        let mut written = Vec::with_capacity(lines.len());
+    ) -> PreparedLines {
+        let mut prepared = PreparedLines {
+            refused: Vec::new(),
+            writes: Vec::with_capacity(lines.len()),
+            written: Vec::with_capacity(lines.len()),
+        };
         for (line, body) in lines {
-            let prepared = self
+            let checked = self
                 .prepare_put(target, None, body, Precondition::None, false, None)
                 .await;
-            match prepared {
+            match checked {
                 Ok((write, sent)) => {
-                    written.push((line, write.key.clone(), sent));
-                    writes.push(write);
+                    prepared.written.push((line, write.key.clone(), sent));
+                    prepared.writes.push(write);
                 }
-                Err(error) => outcomes.push((line, Err(error))),
+                Err(error) => prepared.refused.push((line, Err(error))),
             }
         }
+        prepared
+    }
+
+    /// Commits a checked chunk together, where a line the owner refuses
+    /// fails alone. If the owner fails, no line of the chunk is written and
+    /// each says so. Outcomes come in line order.
+    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version, lines = prepared.writes.len()))]
+    pub async fn commit_lines(&self, target: &Target, prepared: PreparedLines) -> Vec<LineOutcome> {
+        let PreparedLines {
+            refused: mut outcomes,
+            writes,
+            written,
+        } = prepared;
         match self.commit_together(target, writes).await {
             Ok(committed) => {
                 for ((line, key, sent), result) in written.into_iter().zip(committed) {

@@ -25,7 +25,7 @@ use idempotency::KeyedRequest;
 
 pub use idempotency::IdempotencyKeys;
 
-pub use batch::LineOutcome;
+pub use batch::{LineOutcome, PreparedLines};
 
 /// A write path failure, by cause.
 #[derive(Debug, thiserror::Error)]
