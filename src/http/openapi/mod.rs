@@ -248,7 +248,9 @@ fn parameters() -> Value {
             "in": "header",
             "required": false,
             "description": "Makes a retry safe: the first request with this key is carried out, and a retry with the same key and the same request gets the first answer again (`Idempotent-Replayed: true`) instead of a second write, for `idempotency.ttl_seconds`. The key is an RFC 8941 string (`\"8e03978e-…\"`) or a bare token; the same key with another request is 422 `idempotency-key-reused`, and while the first is still in progress 409 `idempotency-key-in-flight`.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 512},
+            // A token (RFC 9110 tchar), or a quoted string of printable
+            // ASCII with `\"` and `\\` escaped; at most 255 bytes unescaped.
+            "schema": {"type": "string", "pattern": r#"^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,255}|"([ !#-\[\]-~]|\\["\\]){1,255}")$"#},
             "example": "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"",
         },
     })
