@@ -83,7 +83,7 @@ pub(super) struct FeedPage {
 /// one contract's events needs its `read` scope, the whole feed `*:read`.
 #[utoipa::path(get, path = "/changes", tag = "changes",
     params(
-        ("after" = Option<String>, Query, description = "The cursor to read after: the `next` of a page, or the `id` of an event. Without it, from the oldest event kept.", pattern = "^[0-9]+$", example = "2"),
+        ("after" = Option<String>, Query, description = "The cursor to read after: the `next` of a page, or the `id` of an event. Without it, from the oldest event kept. At most 2^63 − 1, as positions are.", pattern = "^[0-9]+$", example = "2"),
         ("contract" = Option<String>, Query, description = "Only this contract's events, from its owner's feed (required when several systems each keep one).", example = "customer"),
         ("limit" = Option<u16>, Query, description = "Events per page, 1 to 1000 (default 100).", minimum = 1, maximum = 1000),
         ("Last-Event-ID" = Option<String>, Header, description = "Sent by a reconnecting `EventSource`: the `id` of the last event it received; takes the place of `after`.", pattern = "^[0-9]+$"),
@@ -183,13 +183,17 @@ fn feed_of(
     }
 }
 
-/// A cursor or a count: a whole number, nothing else.
+/// A cursor or a count: a whole number, nothing else, and no larger than
+/// the journals' positions (signed 64-bit in every database) can be.
 fn number(name: &str, text: &str) -> Result<u64, Problem> {
-    text.parse().map_err(|_| {
-        Problem::invalid_query(format!(
-            "{name} `{text}` is not a cursor: use the `next` of a page or the `id` of an event"
-        ))
-    })
+    text.parse::<u64>()
+        .ok()
+        .filter(|number| i64::try_from(*number).is_ok())
+        .ok_or_else(|| {
+            Problem::invalid_query(format!(
+                "{name} `{text}` is not a cursor: use the `next` of a page or the `id` of an event"
+            ))
+        })
 }
 
 fn sse_event(event: JournalEvent) -> Result<Event, Infallible> {
