@@ -356,11 +356,16 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishTo {
-    /// `nats://host:port`.
+    /// `nats://host:port`, or `tls://host:port` to require TLS.
     pub url: String,
     /// The stream, created when missing; its subjects are its name in
     /// lowercase followed by `.>`.
     pub stream: String,
+    /// A PEM file of the certificate authorities to trust for the broker's
+    /// certificate instead of the system's (a private CA). Setting it
+    /// requires TLS whatever the URL's scheme.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 impl PublishTo {
@@ -925,7 +930,17 @@ tls: { cert: tls/cert.pem, key: tls/key.pem }
         let publish = events.publish_to.expect("a broker");
         assert_eq!(publish.url, "nats://127.0.0.1:4222");
         assert_eq!(publish.subject_prefix(), "changes");
+        assert_eq!(publish.ca, None);
         assert_eq!(events.retention, Duration::from_secs(2 * 24 * 3600));
+        let (_dir, path) = write(
+            "events: { publish_to: { url: \"tls://nats:4222\", stream: CHANGES, ca: /etc/nats-ca.pem } }\n",
+        );
+        let publish = Config::load(Some(&path), Overrides::default())
+            .unwrap()
+            .events
+            .publish_to
+            .expect("a broker");
+        assert_eq!(publish.ca.as_deref(), Some(Path::new("/etc/nats-ca.pem")));
         for (written, seconds) in [("90", 90), ("90s", 90), ("5m", 300), ("12h", 43_200)] {
             let (_dir, path) = write(&format!("events: {{ retention: {written} }}\n"));
             let events = Config::load(Some(&path), Overrides::default())

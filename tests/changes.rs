@@ -227,6 +227,10 @@ async fn bad_cursors_and_limits_are_refused_and_an_unknown_contract_is_not_found
         "after=-1",
         "after=abc",
         "after=1.5",
+        // Past the largest position a journal keeps: not a cursor, rather
+        // than one that wraps round to the start of the feed.
+        "after=9223372036854775808",
+        "after=18446744073709551615",
         "limit=0",
         "limit=1001",
         "limit=x",
@@ -245,6 +249,10 @@ async fn bad_cursors_and_limits_are_refused_and_an_unknown_contract_is_not_found
         .await;
     let problem = expect_problem(resumed, 400, "invalid-query").await;
     support::assert_detail(&problem, "Last-Event-ID `yesterday`");
+    let resumed = gateway
+        .get_with("/changes", &[("last-event-id", "18446744073709551615")])
+        .await;
+    expect_problem(resumed, 400, "invalid-query").await;
     expect_problem(
         gateway.get("/changes?contract=nope").await,
         404,

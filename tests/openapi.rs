@@ -130,8 +130,9 @@ fn schema_at(document: &Value, pointer: &str) -> jsonschema::Validator {
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .with_retriever(Documents(documents))
-        // A URI fragment has no room for the braces of a path template.
-        .build(&json!({"$ref": format!("{DOCUMENT_URI}#{}", pointer.replace('{', "%7B").replace('}', "%7D"))}))
+        // A URI fragment has no room for the braces of a path template, nor
+        // for the spaces of a media type's parameters.
+        .build(&json!({"$ref": format!("{DOCUMENT_URI}#{}", pointer.replace('{', "%7B").replace('}', "%7D").replace(' ', "%20"))}))
         .unwrap_or_else(|e| panic!("{pointer} does not compile: {e}"))
 }
 
@@ -212,8 +213,11 @@ async fn every_component_schema_compiles_and_judges_the_examples_as_the_gateway_
                     let Some(examples) = content["examples"].as_object() else {
                         continue;
                     };
-                    let reference = content["schema"]["$ref"].as_str().unwrap();
-                    let validator = schema_at(&document, reference.trim_start_matches('#'));
+                    let pointer = format!(
+                        "/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+                        escape(path)
+                    );
+                    let validator = schema_at(&document, &pointer);
                     for (name, example) in examples {
                         let value = &example["value"];
                         assert!(
@@ -277,24 +281,44 @@ async fn versions_are_documented_as_the_registry_holds_them() {
     assert_eq!(size["items"], false);
 }
 
+/// A path as a JSON pointer token.
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// The problem kinds (the last segment of their `type`) the document lists
+/// for `method` at `path` answering `status`.
+fn problem_types_in(document: &Value, path: &str, method: &str, status: &str) -> Vec<String> {
+    let schema = &document["paths"][path][method]["responses"][status]["content"]
+        ["application/problem+json"]["schema"];
+    assert_eq!(
+        schema["allOf"][0]["$ref"], "#/components/schemas/Problem",
+        "{method} {path} {status}"
+    );
+    schema["allOf"][1]["properties"]["type"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} {status}"))
+        .iter()
+        .map(|t| t.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .collect()
+}
+
+/// The keys of an object in the document, sorted.
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .map(|map| map.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
 #[tokio::test]
 async fn each_operation_lists_the_problems_it_can_give() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
     let document = document(&gateway).await;
-    let problem_types = |path: &str, method: &str, status: &str| -> Vec<String> {
-        let schema = &document["paths"][path][method]["responses"][status]["content"]
-            ["application/problem+json"]["schema"];
-        assert_eq!(
-            schema["allOf"][0]["$ref"], "#/components/schemas/Problem",
-            "{method} {path} {status}"
-        );
-        schema["allOf"][1]["properties"]["type"]["enum"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{method} {path} {status}"))
-            .iter()
-            .map(|t| t.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
-            .collect()
-    };
+    let problem_types =
+        |path: &str, method: &str, status: &str| problem_types_in(&document, path, method, status);
     let customer = "/contracts/customer/v2/records/{key}";
     let order = "/contracts/order/v1/records/{key}";
     assert_eq!(
@@ -350,8 +374,194 @@ async fn each_operation_lists_the_problems_it_can_give() {
     );
 }
 
+#[tokio::test]
+async fn the_routes_beyond_the_record_paths_are_documented() {
+    let gateway = TestGateway::spawn(&example_contracts()).await;
+    let document = document(&gateway).await;
+    let operation = |path: &str, method: &str| -> &Value {
+        let operation = &document["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        operation
+    };
+    let statuses = |path: &str, method: &str| keys(&operation(path, method)["responses"]);
+    let media_types = |path: &str, method: &str, status: &str| {
+        keys(&operation(path, method)["responses"][status]["content"])
+    };
+    let problems =
+        |path: &str, method: &str, status: &str| problem_types_in(&document, path, method, status);
+    let parameters = |path: &str, method: &str| -> Vec<String> {
+        operation(path, method)["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let p = p["$ref"]
+                    .as_str()
+                    .and_then(|reference| document.pointer(reference.trim_start_matches('#')))
+                    .unwrap_or(p);
+                format!(
+                    "{} {}",
+                    p["in"].as_str().unwrap(),
+                    p["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+
+    // The dry run: a create's body and 422s, no owner, no idempotency.
+    for validate in [
+        "/contracts/customer/v1/validate",
+        "/contracts/order/v2/validate",
+    ] {
+        assert_eq!(
+            statuses(validate, "post"),
+            ["200", "400", "401", "403", "404", "408", "410", "413", "415", "422", "429", "503"],
+            "{validate}"
+        );
+        assert_eq!(media_types(validate, "post", "200"), ["application/json"]);
+        assert_eq!(
+            keys(&operation(validate, "post")["requestBody"]["content"]),
+            ["application/json"]
+        );
+        assert_eq!(
+            problems(validate, "post", "422"),
+            [
+                "contract-violation",
+                "upgrade-violation",
+                "number-out-of-range"
+            ]
+        );
+        assert_eq!(problems(validate, "post", "503"), ["overloaded"]);
+        assert!(parameters(validate, "post").is_empty());
+        let headers = &operation(validate, "post")["responses"]["200"]["headers"];
+        assert!(headers.get("Contract-Version").is_some(), "{validate}");
+    }
+    let stored_body = &operation("/contracts/customer/v1/validate", "post")["responses"]["200"]
+        ["content"]["application/json"]["schema"]["properties"]["body"]["$ref"];
+    assert_eq!(stored_body, "#/components/schemas/customer.v3");
+
+    // Bulk writes: NDJSON in, NDJSON result lines out.
+    let batch = "/contracts/customer/v2/records:batch";
+    assert_eq!(
+        keys(&operation(batch, "post")["requestBody"]["content"]),
+        ["application/jsonl", "application/x-ndjson"]
+    );
+    assert_eq!(
+        statuses(batch, "post"),
+        ["200", "401", "403", "404", "408", "410", "415", "429", "503"]
+    );
+    assert_eq!(media_types(batch, "post", "200"), ["application/x-ndjson"]);
+    assert_eq!(
+        operation(batch, "post")["responses"]["200"]["content"]["application/x-ndjson"]["schema"]
+            ["$ref"],
+        "#/components/schemas/BatchResult"
+    );
+    assert_eq!(problems(batch, "post", "415"), ["unsupported-media-type"]);
+    assert!(parameters(batch, "post").is_empty(), "no Idempotency-Key");
+
+    // The change feed: pages and the live stream.
+    assert_eq!(
+        parameters("/changes", "get"),
+        [
+            "query after",
+            "query contract",
+            "query limit",
+            "header Last-Event-ID"
+        ]
+    );
+    assert_eq!(
+        statuses("/changes", "get"),
+        ["200", "400", "401", "403", "404", "408", "410", "429", "500", "503", "504"]
+    );
+    assert_eq!(
+        media_types("/changes", "get", "200"),
+        ["application/json", "text/event-stream"]
+    );
+    assert_eq!(
+        problems("/changes", "get", "400"),
+        ["invalid-query", "contract-required"]
+    );
+    assert_eq!(problems("/changes", "get", "410"), ["cursor-expired"]);
+    assert_eq!(problems("/changes", "get", "404"), ["unknown-contract"]);
+
+    // The admin routes.
+    assert_eq!(
+        statuses("/admin/reload", "post"),
+        ["200", "401", "403", "408", "422", "429", "503"]
+    );
+    assert_eq!(problems("/admin/reload", "post", "422"), ["reload-refused"]);
+    assert_eq!(problems("/admin/reload", "post", "403"), ["forbidden"]);
+    let unauthorized = &operation("/admin/reload", "post")["responses"]["401"]["headers"];
+    assert!(unauthorized.get("WWW-Authenticate").is_some());
+    assert_eq!(
+        parameters("/rejections", "get"),
+        ["query contract", "query limit"]
+    );
+    assert_eq!(
+        operation("/rejections", "get")["parameters"][0]["required"],
+        true
+    );
+    assert_eq!(
+        statuses("/rejections", "get"),
+        ["200", "400", "401", "403", "404", "408", "429", "500", "503", "504"]
+    );
+    assert_eq!(problems("/rejections", "get", "400"), ["invalid-query"]);
+    assert_eq!(problems("/rejections", "get", "403"), ["forbidden"]);
+
+    // Metrics: Prometheus text, no credentials.
+    assert_eq!(statuses("/metrics", "get"), ["200", "408", "503"]);
+    assert_eq!(
+        media_types("/metrics", "get", "200"),
+        ["text/plain; version=0.0.4; charset=utf-8"]
+    );
+    // /readyz's 503 is both its report and the overloaded problem.
+    assert_eq!(
+        media_types("/readyz", "get", "503"),
+        ["application/json", "application/problem+json"]
+    );
+
+    // Idempotency-Key on the writes that honour it; their successes may be
+    // replays.
+    let key = &document["components"]["parameters"]["Idempotency-Key"];
+    assert_eq!(
+        (&key["in"], &key["required"]),
+        (&json!("header"), &json!(false))
+    );
+    assert_eq!(
+        document["components"]["headers"]["Idempotent-Replayed"]["required"],
+        false
+    );
+    let customers = "/contracts/customer/v3/records";
+    let customer = "/contracts/customer/v3/records/{key}";
+    for (path, method, successes) in [
+        (customers, "post", &["201"][..]),
+        (customer, "put", &["200", "201"]),
+        (customer, "patch", &["200"]),
+        (customer, "delete", &["204"]),
+    ] {
+        assert!(
+            parameters(path, method).contains(&"header Idempotency-Key".to_owned()),
+            "{method} {path}"
+        );
+        for status in successes {
+            let headers = &operation(path, method)["responses"][status]["headers"];
+            assert!(
+                headers.get("Idempotent-Replayed").is_some(),
+                "{method} {path} {status}"
+            );
+        }
+        assert!(
+            problems(path, method, "400").contains(&"invalid-idempotency-key".to_owned()),
+            "{method} {path}"
+        );
+    }
+    assert!(!parameters(customer, "get").contains(&"header Idempotency-Key".to_owned()));
+}
+
 /// The documented response of `method` at the document path `path` for the
-/// answer's status.
+/// answer's status: its required headers are there, every header the
+/// document knows that it carries is documented for it, and its media type
+/// is documented, with a body its schema accepts (each line's, for NDJSON).
 async fn assert_documented(document: &Value, method: &str, path: &str, response: Response) {
     let status = response.status().as_u16().to_string();
     let documented = &document["paths"][path][method]["responses"][&status];
@@ -372,30 +582,91 @@ async fn assert_documented(document: &Value, method: &str, path: &str, response:
             );
         }
     }
+    for known in document["components"]["headers"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        if headers.contains_key(known.as_str()) {
+            assert!(
+                documented["headers"].get(known).is_some(),
+                "{method} {path} {status}: {known} is sent but not documented"
+            );
+        }
+    }
     let Some(content) = documented.get("content").and_then(Value::as_object) else {
         return;
     };
     let media_type = headers["content-type"].to_str().unwrap().to_owned();
-    let body: Value = response.json().await.expect("a JSON answer");
     assert!(
         content.contains_key(&media_type),
         "{method} {path} {status}: {media_type} is not documented"
     );
-    let escape = |token: &str| token.replace('~', "~0").replace('/', "~1");
     let pointer = format!(
         "/paths/{}/{method}/responses/{status}/content/{}/schema",
         escape(path),
         escape(&media_type)
     );
+    let bodies: Vec<Value> = match media_type.as_str() {
+        // A live stream does not end: its first event, and the change event
+        // its data holds.
+        "text/event-stream" => {
+            let event = first_event(response).await;
+            let data: Value = serde_json::from_str(event["data"].as_str().unwrap_or_default())
+                .expect("a JSON document in data:");
+            let inner = schema_at(
+                document,
+                &format!("{pointer}/properties/data/contentSchema"),
+            );
+            assert!(inner.is_valid(&data), "{method} {path} {status}: {data}");
+            vec![event]
+        }
+        "application/x-ndjson" => {
+            let text = response.text().await.expect("a body");
+            let lines: Vec<Value> = text
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("a JSON line"))
+                .collect();
+            assert!(!lines.is_empty(), "{method} {path} {status}: no lines");
+            lines
+        }
+        json if json.ends_with("json") => vec![response.json().await.expect("a JSON answer")],
+        _ => vec![Value::String(response.text().await.expect("a text answer"))],
+    };
     let validator = schema_at(document, &pointer);
-    let found: Vec<String> = validator
-        .iter_errors(&body)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(
-        found.is_empty(),
-        "{method} {path} {status}: {body} {found:?}"
-    );
+    for body in bodies {
+        let found: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            found.is_empty(),
+            "{method} {path} {status}: {body} {found:?}"
+        );
+    }
+}
+
+/// The first event of a Server-Sent Events stream, as an `EventSource`
+/// receives it: `id`, `event` (`message` unless named) and `data`.
+async fn first_event(mut response: Response) -> Value {
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream reads")
+            .expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let mut event = json!({"event": "message"});
+    for line in text.lines().take_while(|line| !line.is_empty()) {
+        if let Some((field, value)) = line.split_once(':') {
+            if !field.is_empty() {
+                event[field] = json!(value.strip_prefix(' ').unwrap_or(value));
+            }
+        }
+    }
+    event
 }
 
 #[tokio::test]
@@ -506,6 +777,121 @@ async fn real_answers_hold_to_the_document() {
     assert_eq!(
         statuses,
         [200, 201, 204, 404, 409, 412, 415, 422, 428],
+        "the cases cover these"
+    );
+}
+
+#[tokio::test]
+async fn real_answers_beyond_the_record_paths_hold_to_the_document() {
+    let gateway = TestGateway::spawn(&example_contracts()).await;
+    let document = document(&gateway).await;
+    let ada = example("customer", "v1.valid.full.json");
+    let validate = "/contracts/customer/v1/validate";
+    let batch = "/contracts/customer/v1/records:batch";
+    let customers = "/contracts/customer/v1/records";
+    let keyed = [("idempotency-key", "\"k-1\"")];
+    let ndjson = format!("{ada}\n{{\"id\": 7}}\n");
+    let cases: Vec<(&str, &str, Response)> = vec![
+        (
+            "post",
+            validate,
+            gateway.send(Method::POST, validate, &ada).await,
+        ),
+        (
+            "post",
+            validate,
+            gateway
+                .send(Method::POST, validate, &json!({"id": 7}))
+                .await,
+        ),
+        (
+            "post",
+            batch,
+            gateway
+                .send_raw(
+                    Method::POST,
+                    batch,
+                    "application/x-ndjson",
+                    ndjson.into_bytes(),
+                    &[],
+                )
+                .await,
+        ),
+        (
+            "post",
+            batch,
+            gateway
+                .send_raw(Method::POST, batch, "application/json", b"{}".to_vec(), &[])
+                .await,
+        ),
+        // The second is a replay: `Idempotent-Replayed`, documented.
+        (
+            "post",
+            customers,
+            gateway
+                .send_with(
+                    Method::POST,
+                    customers,
+                    &example("customer", "v1.valid.minimal.json"),
+                    &keyed,
+                )
+                .await,
+        ),
+        (
+            "post",
+            customers,
+            gateway
+                .send_with(
+                    Method::POST,
+                    customers,
+                    &example("customer", "v1.valid.minimal.json"),
+                    &keyed,
+                )
+                .await,
+        ),
+        ("get", "/changes", gateway.get("/changes?limit=2").await),
+        ("get", "/changes", gateway.get("/changes?limit=0").await),
+        (
+            "get",
+            "/changes",
+            gateway
+                .get_with("/changes", &[("accept", "text/event-stream")])
+                .await,
+        ),
+        (
+            "get",
+            "/changes",
+            gateway.get("/changes?contract=nosuch").await,
+        ),
+        (
+            "post",
+            "/admin/reload",
+            gateway
+                .send_raw(Method::POST, "/admin/reload", "", Vec::new(), &[])
+                .await,
+        ),
+        (
+            "get",
+            "/rejections",
+            gateway.get("/rejections?contract=customer").await,
+        ),
+        ("get", "/rejections", gateway.get("/rejections").await),
+        ("get", "/metrics", gateway.get("/metrics").await),
+    ];
+    let mut statuses: Vec<u16> = cases.iter().map(|(_, _, r)| r.status().as_u16()).collect();
+    let replayed = cases
+        .iter()
+        .filter(|(_, _, r)| r.headers().contains_key("idempotent-replayed"))
+        .count();
+    assert_eq!(replayed, 1, "one answer is a replay");
+    for (method, path, response) in cases {
+        assert_documented(&document, method, path, response).await;
+    }
+    statuses.sort();
+    statuses.dedup();
+    assert_eq!(
+        statuses,
+        [200, 201, 400, 404, 415, 422],
         "the cases cover these"
     );
 }

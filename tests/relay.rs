@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use contractgate::config::{Limits, RejectionLimits, EMBEDDED_SYSTEM};
+use contractgate::config::{Limits, PublishTo, RejectionLimits, EMBEDDED_SYSTEM};
 use contractgate::contract::{ContractName, RecordKey};
 use contractgate::events::relay::{self, Publisher, Relay, Relayed};
 use contractgate::events::ChangeEvent;
@@ -22,7 +22,7 @@ use contractgate::systems::{
 };
 use serde_json::{json, Value};
 use support::nats::{self, PrivateNats, TestStream};
-use support::{example_contracts, Backend, Storage, TestGateway};
+use support::{example_contracts, Backend, Certificate, Storage, TestGateway};
 
 /// A relay over the embedded system's journal of a gateway.
 async fn relay_of(gateway: &TestGateway, stream: &TestStream) -> Relay {
@@ -228,6 +228,69 @@ async fn writes_go_on_while_the_broker_is_down_and_the_backlog_follows_in_order(
     let entry = drained(&gateway.base, EMBEDDED_SYSTEM).await;
     assert_eq!(entry, json!({"backlog": 0, "oldest_unsent_seconds": null}));
     stream.assert_holds(&gateway.all_changes(None).await).await;
+}
+
+/// A broker that requires TLS (`tls://`), with a certificate of a private
+/// CA: trusting the system's CAs alone, the relay does not get through and
+/// the events wait; with `events.publish_to.ca` naming the CA, it publishes
+/// every event.
+#[tokio::test]
+async fn the_relay_publishes_over_tls_to_a_broker_whose_ca_it_trusts() {
+    let certificate = Certificate::new();
+    let Some(broker) = PrivateNats::start_tls(&certificate).await else {
+        return;
+    };
+    assert!(broker.url.starts_with("tls://"), "{}", broker.url);
+    let ca = certificate.file("cert.pem");
+    let gateway_publishing_to = |publish_to| async move {
+        let storage = Storage::create(Backend::Sqlite).await;
+        let mut config = storage.config(&example_contracts(), Limits::default());
+        config.events.publish_to = Some(publish_to);
+        TestGateway::with_config(config, storage).await
+    };
+
+    let untrusted = TestStream::new(&broker.url).trusting(&ca);
+    let publish_to = PublishTo {
+        ca: None,
+        ..untrusted.publish_to()
+    };
+    let gateway = gateway_publishing_to(publish_to).await;
+    let writes = gateway.customer_history(&["c-1", "c-2"]).await;
+    // Several of the relay's attempts.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let waiting = backlog(&gateway.base, EMBEDDED_SYSTEM).await;
+    assert_eq!(waiting["backlog"], writes as u64, "{waiting}");
+    assert!(untrusted.messages().await.is_empty());
+    drop(gateway);
+
+    let stream = TestStream::new(&broker.url).trusting(&ca);
+    let gateway = gateway_publishing_to(stream.publish_to()).await;
+    gateway.customer_history(&["c-1", "c-2"]).await;
+    drained(&gateway.base, EMBEDDED_SYSTEM).await;
+    stream.assert_holds(&gateway.all_changes(None).await).await;
+}
+
+/// A `ca` file that holds no certificate stops the start, naming it.
+#[tokio::test]
+async fn a_ca_file_without_a_certificate_stops_the_start() {
+    let folder = tempfile::tempdir().unwrap();
+    let empty = folder.path().join("ca.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    for ca in [empty, folder.path().join("absent.pem")] {
+        let publish_to = PublishTo {
+            url: "tls://127.0.0.1:4222".to_owned(),
+            stream: "UNUSED".to_owned(),
+            ca: Some(ca.clone()),
+        };
+        let error = Publisher::connect(&publish_to)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains(&*ca.to_string_lossy()),
+            "{error}"
+        );
+    }
 }
 
 /// The real binary serving a config file; killed with SIGKILL when dropped.

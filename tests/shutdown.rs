@@ -1,14 +1,16 @@
 //! SIGTERM: the real binary stops accepting, answers every request in
-//! flight and exits 0; past the configured deadline it exits anyway.
+//! flight and exits 0; past the configured deadline it exits anyway. The
+//! relay's last flush publishes what its loop had not.
 
 mod support;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Executor};
+use support::nats::{self, TestStream};
 use support::{copy_dir, data, example_contracts, Served};
 
 /// A working folder with the example contracts and an optional config.
@@ -21,10 +23,15 @@ fn work(config: Option<&str>) -> tempfile::TempDir {
     work
 }
 
+/// A connection to the embedded database.
+async fn database(work: &Path) -> SqliteConnection {
+    let options = SqliteConnectOptions::new().filename(work.join("data/contractgate.db"));
+    SqliteConnection::connect_with(&options).await.unwrap()
+}
+
 /// Holds the embedded database's write lock, so writes wait in flight.
 async fn lock(work: &Path) -> SqliteConnection {
-    let options = SqliteConnectOptions::new().filename(work.join("data/contractgate.db"));
-    let mut connection = SqliteConnection::connect_with(&options).await.unwrap();
+    let mut connection = database(work).await;
     connection.execute("BEGIN EXCLUSIVE").await.unwrap();
     connection
 }
@@ -90,4 +97,74 @@ async fn past_the_deadline_the_process_exits_anyway() {
     for request in requests {
         assert_eq!(request.await.unwrap(), 0, "abandoned, not answered");
     }
+}
+
+/// The relay loop publishes an event within a poll of its commit, so a
+/// flush has work only when the loop was held off until it stopped. Here
+/// another instance holds the relay's lease (as a peer that was relaying
+/// does), so this instance's loop skips every event; the peer's lease
+/// lapses while this one shuts down, under a write lock held across SIGTERM
+/// so that the loop, until it is stopped, cannot see it lapse. Only the
+/// final flush can then publish, and it must publish every event.
+#[tokio::test]
+async fn at_sigterm_the_relay_publishes_what_its_loop_had_not() {
+    let url = nats::shared_url();
+    if !nats::available(&url).await {
+        return;
+    }
+    let stream = TestStream::new(&url);
+    let config = format!(
+        "events: {{ publish_to: {{ url: \"{}\", stream: {} }} }}\n",
+        stream.url, stream.name
+    );
+    let work = work(Some(&config));
+    let served = Served::start(work.path(), &[], &[]);
+    let mut db = database(work.path()).await;
+    let in_ten_minutes = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 600_000;
+    db.execute(
+        format!(
+            "UPDATE contractgate_feed SET relay_holder = 'peer', relay_lease_until = {in_ten_minutes}"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    for n in 0..5 {
+        let mut body = data("payloads/customer-v2.json");
+        body["id"] = json!(format!("c-{n}"));
+        let url = served.url("/contracts/customer/v2/records");
+        let created = client.post(url).json(&body).send().await.unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let page: Value = client
+        .get(served.url("/changes"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let feed = page["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(feed.len(), 5, "{page}");
+    drop(client);
+    // Several of the loop's polls: it publishes nothing while the lease is
+    // the peer's.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(stream.messages().await.is_empty(), "the loop published");
+    db.execute("BEGIN EXCLUSIVE").await.unwrap();
+    db.execute("UPDATE contractgate_feed SET relay_lease_until = 0")
+        .await
+        .unwrap();
+    served.signal("TERM");
+    // The server stops, the loop is stopped, the flush waits for the lock.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    db.execute("COMMIT").await.unwrap();
+    let (code, stderr) = served.exit(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+    stream.assert_holds(&feed).await;
 }

@@ -1,58 +1,24 @@
-//! HTTPS: the gateway serves with a certificate from files (a self-signed
-//! one made by the test), a client that trusts it writes and reads, and
-//! neither plain HTTP nor a client that does not trust it gets through.
+//! TLS. HTTPS: the gateway serves with a certificate from files (a
+//! self-signed one made by the test), a client that trusts it writes and
+//! reads, and neither plain HTTP nor a client that does not trust it gets
+//! through. PostgreSQL: the gateway reaches an owner over TLS whose
+//! certificate it checks, and refuses to start when the URL requires TLS
+//! and the server offers none. (NATS over TLS: tests/relay.rs.)
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use contractgate::config::{Limits, TlsConfig};
+use contractgate::config::{Config, Limits, SystemConfig, TlsConfig, EMBEDDED_SYSTEM};
 use contractgate::gateway::Gateway;
 use contractgate::http::Server;
-use support::{data, example_contracts, Backend, Storage, TestGateway};
-
-/// A self-signed certificate for 127.0.0.1 and localhost, in PEM files.
-struct Certificate {
-    folder: tempfile::TempDir,
-    pem: String,
-}
-
-impl Certificate {
-    fn new() -> Certificate {
-        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
-        let made = rcgen::generate_simple_self_signed(names).expect("a certificate");
-        let folder = tempfile::tempdir().expect("a folder");
-        let pem = made.cert.pem();
-        std::fs::write(folder.path().join("cert.pem"), &pem).unwrap();
-        std::fs::write(
-            folder.path().join("key.pem"),
-            made.signing_key.serialize_pem(),
-        )
-        .unwrap();
-        Certificate { folder, pem }
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.folder.path().join(name)
-    }
-
-    fn config(&self) -> TlsConfig {
-        TlsConfig {
-            cert: self.file("cert.pem"),
-            key: self.file("key.pem"),
-        }
-    }
-
-    /// A client that trusts this certificate.
-    fn client(&self) -> reqwest::Client {
-        let certificate = reqwest::Certificate::from_pem(self.pem.as_bytes()).unwrap();
-        reqwest::Client::builder()
-            .add_root_certificate(certificate)
-            .build()
-            .unwrap()
-    }
-}
+use sqlx::Connection;
+use support::{
+    copy_dir, data, example_contracts, Backend, Certificate, PrivatePostgres, Storage, TestGateway,
+};
 
 fn config(storage: &Storage, tls: TlsConfig) -> contractgate::config::Config {
     let mut config = storage.config(&example_contracts(), Limits::default());
@@ -127,4 +93,115 @@ async fn a_missing_or_mismatched_key_stops_the_start_naming_the_file() {
         let error = format!("{:#}", Server::new(Arc::new(gateway)).err().unwrap());
         assert!(error.contains(expected), "{error}");
     }
+}
+
+/// The example contracts, all owned by one PostgreSQL system at `url`.
+fn postgres_config(url: &str) -> Config {
+    let mut config = Config::embedded(&example_contracts(), &std::env::temp_dir());
+    config.systems = [(
+        EMBEDDED_SYSTEM.to_owned(),
+        SystemConfig::Postgres {
+            url: url.to_owned(),
+            schema: Some("crm".to_owned()),
+            connections: 4,
+        },
+    )]
+    .into();
+    config.limits = Limits::default();
+    config
+}
+
+#[tokio::test]
+async fn a_postgres_owner_is_reached_over_tls_whose_certificate_is_checked() {
+    let certificate = Certificate::new();
+    let Some(server) = PrivatePostgres::start_tls(&certificate).await else {
+        return;
+    };
+    let ca = certificate.file("cert.pem");
+    let verified = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        server.url(),
+        ca.display()
+    );
+    let storage = Storage::Postgres {
+        server: verified.clone(),
+        schema: "crm".to_owned(),
+    };
+    let gateway = TestGateway::with_config(postgres_config(&verified), storage).await;
+    let created = gateway
+        .post("customer", 2, &data("payloads/customer-v2.json"))
+        .await;
+    assert_eq!(created.status(), 201);
+    let read = gateway.get("/contracts/customer/v2/records/c-2").await;
+    assert_eq!(read.status(), 200);
+    // The server takes plain connections too: every one of the gateway's
+    // is encrypted all the same.
+    let mut admin = sqlx::PgConnection::connect(&format!("{}?sslmode=disable", server.url()))
+        .await
+        .unwrap();
+    let (encrypted, plain): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl)
+         FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(encrypted > 0, "no encrypted connection");
+    assert_eq!(plain, 0, "{plain} plain connections");
+    // verify-full without the CA: the Mozilla roots do not vouch for the
+    // certificate, and the gateway does not start.
+    let unverified = format!("{}?sslmode=verify-full", server.url());
+    let error = Gateway::open(postgres_config(&unverified))
+        .await
+        .err()
+        .expect("the start is refused");
+    let error = format!("{error:#}");
+    assert!(error.contains("UnknownIssuer"), "{error}");
+}
+
+#[tokio::test]
+async fn requiring_tls_of_a_postgres_server_without_it_stops_the_start() {
+    let Some(server) = PrivatePostgres::start().await else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    copy_dir(&example_contracts(), &work.path().join("contracts"));
+    let config = format!(
+        "systems:\n  crm: {{ kind: postgres, url: \"{}?sslmode=require\" }}\n  shop: {{ kind: sqlite, path: ./shop.db }}\n",
+        server.url()
+    );
+    std::fs::write(work.path().join("contractgate.yaml"), config).unwrap();
+    let (code, stderr) = refused_start(work.path());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("does not support TLS"), "{stderr}");
+    assert!(stderr.contains("refuses to start"), "{stderr}");
+}
+
+/// Runs `contractgate serve` in `dir`, expecting it to exit before it
+/// listens: its exit code and stderr.
+fn refused_start(dir: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_contractgate"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("CONTRACTGATE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let started = Instant::now();
+    while child.try_wait().expect("the process").is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the gateway did not exit within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("its output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("listening"), "{stdout}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::contract::{ContractName, RecordKey, Version};
 
@@ -40,27 +41,33 @@ impl EventType {
     }
 }
 
-/// A change event as stored in the outbox and relayed.
-#[derive(Debug, Clone, Serialize)]
+/// A change event (CloudEvents 1.0) as stored in the outbox, relayed, and
+/// served by `/changes`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChangeEvent {
     /// The contract, for the journal's own columns (the document names it
     /// in `source` and `type`).
     #[serde(skip)]
+    #[schema(ignore)]
     pub contract: ContractName,
     /// Always "1.0".
+    #[schema(value_type = String, example = "1.0")]
     pub specversion: &'static str,
     /// Unique; relays use it as the broker's deduplication id.
     pub id: String,
     /// `/contracts/<name>`.
+    #[schema(example = "/contracts/customer")]
     pub source: String,
     /// `<contract>.<created|replaced|patched|deleted>`.
     #[serde(rename = "type")]
+    #[schema(example = "customer.created")]
     pub kind: String,
     /// The record key.
     pub subject: String,
     /// When the write committed (RFC 3339).
     pub time: String,
     /// Always `application/json`.
+    #[schema(value_type = String, example = "application/json")]
     pub datacontenttype: &'static str,
     /// The contract version `data` conforms to, as
     /// `urn:contractgate:schema:<contract>:v<n>` (served at
@@ -72,6 +79,7 @@ pub struct ChangeEvent {
     pub revision: u64,
     /// The record after the write, PII redacted; absent for a deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
 }
 

@@ -28,6 +28,8 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::CertificateDer;
 
 use crate::config::PublishTo;
 use crate::systems::{self, Journal, JournalEvent, Systems};
@@ -85,12 +87,29 @@ impl Publisher {
     /// Connects to the broker. Returns at once even when the broker is
     /// down: the client keeps reconnecting, and publishing fails meanwhile.
     pub async fn connect(config: &PublishTo) -> Result<Publisher, Error> {
-        let client = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new()
             .name("contractgate-relay")
-            .retry_on_initial_connect()
-            .connect(config.url.as_str())
-            .await
-            .map_err(broker)?;
+            .retry_on_initial_connect();
+        if let Some(ca) = &config.ca {
+            // Read now: the client reads it at each connection attempt, and
+            // retrying the first one, would retry a bad file for ever.
+            let certificates = CertificateDer::pem_file_iter(ca)
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                .map_err(|error| {
+                    Error::Broker(format!(
+                        "ca: cannot read a PEM certificate from {}: {error}",
+                        ca.display()
+                    ))
+                })?;
+            if certificates.is_empty() {
+                return Err(Error::Broker(format!(
+                    "ca: {} holds no certificate",
+                    ca.display()
+                )));
+            }
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        let client = options.connect(config.url.as_str()).await.map_err(broker)?;
         Ok(Publisher {
             jetstream: jetstream::new(client),
             config: config.clone(),

@@ -16,8 +16,10 @@ use axum::routing::post;
 use axum::Extension;
 use axum::Router;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 
 use super::auth::{require_named, Action, Principal};
 use super::body::{check_content_type, parse};
@@ -74,6 +76,38 @@ async fn batch(
         Ok(response)
     })
     .await)
+}
+
+/// The result of one input line, as one NDJSON line of the answer.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum BatchResult {
+    /// The line was written.
+    Written {
+        /// The input line's number, counting non-blank lines from 1.
+        #[schema(minimum = 1)]
+        line: usize,
+        /// 201 when the record was created, 200 when it was replaced.
+        #[schema(minimum = 200, maximum = 201)]
+        status: u16,
+        /// The record's key.
+        key: String,
+        /// The record's revision now.
+        #[schema(minimum = 1)]
+        revision: u64,
+    },
+    /// The line was not written: the problem a single write of it would
+    /// have got.
+    Refused {
+        /// The input line's number, counting non-blank lines from 1.
+        #[schema(minimum = 1)]
+        line: usize,
+        /// The problem's status.
+        #[schema(minimum = 400, maximum = 599)]
+        status: u16,
+        #[schema(value_type = super::problem::Details)]
+        problem: Problem,
+    },
 }
 
 /// A chunk of lines being gathered: each line's number and its parsed body
@@ -203,22 +237,22 @@ async fn commit_chunk(
     gateway: &Gateway,
     target: &Target,
     prepared: PreparedLines,
-    refused: Vec<(usize, Value)>,
+    refused: Vec<(usize, BatchResult)>,
 ) -> Bytes {
     let written = gateway.commit_lines(target, prepared).await;
-    let mut lines: Vec<(usize, Value)> = written.into_iter().map(result_line).collect();
+    let mut lines: Vec<(usize, BatchResult)> = written.into_iter().map(result_line).collect();
     lines.extend(refused);
     lines.sort_by_key(|(line, _)| *line);
     let mut out = Vec::new();
     for (_, line) in lines {
-        // Serialising a `Value` cannot fail.
+        // Serialising strings and numbers into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut out, &line);
         out.push(b'\n');
     }
     Bytes::from(out)
 }
 
-fn result_line((line, outcome): LineOutcome) -> (usize, Value) {
+fn result_line((line, outcome): LineOutcome) -> (usize, BatchResult) {
     match outcome {
         Ok(outcome) => {
             let status = if outcome.event_type == EventType::Created {
@@ -226,15 +260,22 @@ fn result_line((line, outcome): LineOutcome) -> (usize, Value) {
             } else {
                 200
             };
-            let rendered = json!({"line": line, "status": status, "key": outcome.key.as_str(),
-                                  "revision": outcome.revision});
-            (line, rendered)
+            let written = BatchResult::Written {
+                line,
+                status,
+                key: outcome.key.as_str().to_owned(),
+                revision: outcome.revision,
+            };
+            (line, written)
         }
         Err(error) => (line, problem_line(line, Problem::from(error))),
     }
 }
 
-fn problem_line(line: usize, problem: Problem) -> Value {
-    let problem = serde_json::to_value(problem).unwrap_or_default();
-    json!({"line": line, "status": problem["status"], "problem": problem})
+fn problem_line(line: usize, problem: Problem) -> BatchResult {
+    BatchResult::Refused {
+        line,
+        status: problem.status(),
+        problem,
+    }
 }

@@ -20,8 +20,9 @@ use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::{require, require_named, Action, Principal};
 use super::Problem;
@@ -43,7 +44,7 @@ pub fn router() -> Router<Arc<Gateway>> {
 
 /// The query as sent; parsed into a [`FeedRequest`].
 #[derive(Deserialize)]
-struct FeedQuery {
+pub(super) struct FeedQuery {
     after: Option<String>,
     contract: Option<String>,
     limit: Option<String>,
@@ -59,7 +60,37 @@ struct FeedRequest {
     follow: bool,
 }
 
-async fn changes(
+/// A page of the feed.
+#[derive(Serialize, ToSchema)]
+pub(super) struct FeedPage {
+    /// The events after the cursor, in commit order (CloudEvents 1.0,
+    /// structured JSON).
+    #[schema(value_type = Vec<crate::events::ChangeEvent>)]
+    events: Vec<Value>,
+    /// The cursor to resume from: `after` of the next request (the same
+    /// cursor again when the page is empty).
+    #[schema(example = "2", pattern = "^[0-9]+$")]
+    next: String,
+}
+
+/// Read the change feed.
+///
+/// Committed change events in commit order, a page at a time, each page with
+/// the cursor to resume from; with `Accept: text/event-stream`, the same
+/// events followed live as Server-Sent Events whose `id:` is the cursor, so
+/// a reconnecting `EventSource` resumes where it stopped (`Last-Event-ID`).
+/// With several systems each keeps its own feed: name a contract. Reading
+/// one contract's events needs its `read` scope, the whole feed `*:read`.
+#[utoipa::path(get, path = "/changes", tag = "changes",
+    params(
+        ("after" = Option<String>, Query, description = "The cursor to read after: the `next` of a page, or the `id` of an event. Without it, from the oldest event kept. At most 2^63 − 1, as positions are.", pattern = "^[0-9]+$", example = "2"),
+        ("contract" = Option<String>, Query, description = "Only this contract's events, from its owner's feed (required when several systems each keep one).", example = "customer"),
+        ("limit" = Option<u16>, Query, description = "Events per page, 1 to 1000 (default 100).", minimum = 1, maximum = 1000),
+        ("Last-Event-ID" = Option<String>, Header, description = "Sent by a reconnecting `EventSource`: the `id` of the last event it received; takes the place of `after`.", pattern = "^[0-9]+$"),
+    ),
+    responses((status = 200, description = "A page of events, or with `Accept: text/event-stream` the live stream: each event an SSE `id:` (its cursor) and `data:` (the event's JSON), and a comment line now and then to keep the connection open. The stream ends when retention overtakes it; reconnecting is then answered 410. (OpenAPI 3.1 has no schema for a stream's items: the one given is one event's.)",
+        content((FeedPage = "application/json"), (String = "text/event-stream")))))]
+pub(super) async fn changes(
     State(gateway): State<Arc<Gateway>>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<FeedQuery>, QueryRejection>,
@@ -89,8 +120,9 @@ async fn changes(
             .keep_alive(KeepAlive::default())
             .into_response());
     }
-    let events: Vec<_> = events.into_iter().map(|e| e.event).collect();
-    Ok(Json(json!({ "events": events, "next": next.to_string() })).into_response())
+    let events = events.into_iter().map(|e| e.event).collect();
+    let next = next.to_string();
+    Ok(Json(FeedPage { events, next }).into_response())
 }
 
 impl FeedRequest {
@@ -151,13 +183,17 @@ fn feed_of(
     }
 }
 
-/// A cursor or a count: a whole number, nothing else.
+/// A cursor or a count: a whole number, nothing else, and no larger than
+/// the journals' positions (signed 64-bit in every database) can be.
 fn number(name: &str, text: &str) -> Result<u64, Problem> {
-    text.parse().map_err(|_| {
-        Problem::invalid_query(format!(
-            "{name} `{text}` is not a cursor: use the `next` of a page or the `id` of an event"
-        ))
-    })
+    text.parse::<u64>()
+        .ok()
+        .filter(|number| i64::try_from(*number).is_ok())
+        .ok_or_else(|| {
+            Problem::invalid_query(format!(
+                "{name} `{text}` is not a cursor: use the `next` of a page or the `id` of an event"
+            ))
+        })
 }
 
 fn sse_event(event: JournalEvent) -> Result<Event, Infallible> {

@@ -21,7 +21,15 @@ pub fn router() -> Router<Arc<Gateway>> {
     Router::new().route("/metrics", get(scrape))
 }
 
-async fn scrape(State(gateway): State<Arc<Gateway>>) -> Response {
+/// Prometheus metrics.
+///
+/// Requests by contract, version and outcome, validation, upgrade and owner
+/// timings, commit batch sizes, the relay's outbox backlog and the reloads.
+/// Needs no credentials, as a scraper carries none.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Every metric, in the Prometheus text format 0.0.4.",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
+pub(super) async fn scrape(State(gateway): State<Arc<Gateway>>) -> Response {
     // What waits for the relay is read at each scrape, each journal within
     // the bound `/readyz` uses; one that does not answer keeps its last.
     if gateway.config().events.publish_to.is_some() {

@@ -486,6 +486,11 @@ impl Problem {
         )
     }
 
+    /// Its HTTP status.
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
+
     /// Names the contract concerned.
     fn contract(mut self, contract: String) -> Self {
         self.0.contract = Some(contract);

@@ -155,9 +155,10 @@ pub struct Backlog {
 
 /// A rejected write of a contract with `rejections: keep`: what a data
 /// owner needs to see who keeps sending bad data, PII redacted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KeptRejection {
     /// The contract written to.
+    #[schema(value_type = String)]
     pub contract: ContractName,
     /// The version the payload was checked against.
     pub version: u32,
@@ -166,8 +167,10 @@ pub struct KeptRejection {
     /// When (RFC 3339).
     pub at: String,
     /// Every violation, as the 422 answer listed them.
+    #[schema(value_type = Vec<crate::contract::Violation>)]
     pub violations: Value,
     /// The payload as sent, PII fields redacted.
+    #[schema(value_type = Object)]
     pub payload: Value,
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use contractgate::config::{AuthConfig, Config, Limits, SystemConfig, EMBEDDED_SYSTEM};
+use contractgate::config::{AuthConfig, Config, Limits, SystemConfig, TlsConfig, EMBEDDED_SYSTEM};
 use contractgate::events::Background;
 use contractgate::gateway::Gateway;
 use reqwest::{Method, Response};
@@ -805,6 +805,52 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A self-signed certificate for 127.0.0.1 and localhost, in PEM files
+/// (`cert.pem`, `key.pem`): for the gateway's HTTPS, and for the servers
+/// it connects to over TLS, whose clients trust it as its own CA.
+pub struct Certificate {
+    folder: tempfile::TempDir,
+    pub pem: String,
+}
+
+impl Certificate {
+    pub fn new() -> Certificate {
+        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let made = rcgen::generate_simple_self_signed(names).expect("a certificate");
+        let folder = tempfile::tempdir().expect("a folder");
+        let pem = made.cert.pem();
+        std::fs::write(folder.path().join("cert.pem"), &pem).unwrap();
+        std::fs::write(
+            folder.path().join("key.pem"),
+            made.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        Certificate { folder, pem }
+    }
+
+    /// A file in its folder: `cert.pem`, `key.pem`.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.folder.path().join(name)
+    }
+
+    /// The gateway's `tls:` serving it.
+    pub fn config(&self) -> TlsConfig {
+        TlsConfig {
+            cert: self.file("cert.pem"),
+            key: self.file("key.pem"),
+        }
+    }
+
+    /// A client that trusts this certificate.
+    pub fn client(&self) -> reqwest::Client {
+        let certificate = reqwest::Certificate::from_pem(self.pem.as_bytes()).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(certificate)
+            .build()
+            .unwrap()
+    }
+}
+
 /// A PostgreSQL server of the test's own, started the way an operator
 /// starts one (initdb, pg_ctl) in a temporary folder on a free port, so a
 /// test may stop and start it without touching the shared server.
@@ -812,12 +858,24 @@ pub struct PrivatePostgres {
     folder: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    /// Serving TLS (`ssl = on`) with the certificate in its folder.
+    tls: bool,
 }
 
 impl PrivatePostgres {
     /// Initializes and starts one; None (having said why) when PostgreSQL's
     /// programs are not installed, a failure when CI requires them.
     pub async fn start() -> Option<PrivatePostgres> {
+        Self::start_with(None).await
+    }
+
+    /// One that offers TLS (`ssl = on`) with `certificate`; clients may
+    /// still connect in the clear.
+    pub async fn start_tls(certificate: &Certificate) -> Option<PrivatePostgres> {
+        Self::start_with(Some(certificate)).await
+    }
+
+    async fn start_with(certificate: Option<&Certificate>) -> Option<PrivatePostgres> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .and_then(|versions| versions.flatten().map(|v| v.path().join("bin")).max())
@@ -834,12 +892,30 @@ impl PrivatePostgres {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let server = PrivatePostgres { folder, bin, port };
-        server.chown();
+        let server = PrivatePostgres {
+            folder,
+            bin,
+            port,
+            tls: certificate.is_some(),
+        };
+        server.chown(server.folder.path());
         server.run(
             "initdb",
             &["-D", &server.data(), "-A", "trust", "-U", "postgres"],
         );
+        if let Some(certificate) = certificate {
+            // The server reads its key only if its user alone can.
+            for name in ["cert.pem", "key.pem"] {
+                let file = server.folder.path().join(name);
+                std::fs::copy(certificate.file(name), &file).expect("copied");
+                std::fs::set_permissions(
+                    &file,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .expect("permissions set");
+                server.chown(&file);
+            }
+        }
         server.start_again();
         Some(server)
     }
@@ -856,11 +932,13 @@ impl PrivatePostgres {
 
     /// Starts it (again), on the same data and port.
     pub fn start_again(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.folder.path().display()
-        );
+        let folder = self.folder.path().display();
+        let mut options = format!("-p {} -k {folder} -c listen_addresses=127.0.0.1", self.port);
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={folder}/cert.pem -c ssl_key_file={folder}/key.pem"
+            ));
+        }
         let log = self.folder.path().join("log");
         self.run(
             "pg_ctl",
@@ -894,18 +972,15 @@ impl PrivatePostgres {
             .is_ok_and(|out| out.stdout.starts_with(b"0\n"))
     }
 
-    fn chown(&self) {
+    /// Gives `path` to the `postgres` user when running as root.
+    fn chown(&self, path: &Path) {
         if Self::as_root() {
             let status = std::process::Command::new("chown")
                 .args(["postgres"])
-                .arg(self.folder.path())
+                .arg(path)
                 .status()
                 .expect("chown runs");
-            assert!(
-                status.success(),
-                "chown postgres {}",
-                self.folder.path().display()
-            );
+            assert!(status.success(), "chown postgres {}", path.display());
         }
     }
 

@@ -3,7 +3,7 @@
 //! stop and start; and what a stream holds, read back message by message.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use async_nats::jetstream;
 use contractgate::config::PublishTo;
 use serde_json::Value;
 
-use super::missing;
+use super::{missing, Certificate};
 
 /// Where tests find the nats-server binary.
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
@@ -30,6 +30,18 @@ pub async fn available(url: &str) -> bool {
     }
 }
 
+/// A client of the server at `url`, trusting `ca` (and it alone) when given.
+async fn connect(
+    url: &str,
+    ca: Option<&Path>,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
+    let mut options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(2));
+    if let Some(ca) = ca {
+        options = options.add_root_certificates(ca.to_owned());
+    }
+    options.connect(url).await
+}
+
 /// A stream no other test uses, on the server at `url`, deleted when
 /// dropped.
 pub struct TestStream {
@@ -37,6 +49,8 @@ pub struct TestStream {
     pub url: String,
     /// The stream's name (its subjects start with it in lowercase).
     pub name: String,
+    /// The CA the server's TLS certificate is trusted by, if it has one.
+    pub ca: Option<PathBuf>,
 }
 
 /// A message as the stream holds it.
@@ -58,7 +72,14 @@ impl TestStream {
         TestStream {
             url: url.to_owned(),
             name: format!("CG_{}", uuid::Uuid::new_v4().simple()).to_uppercase(),
+            ca: None,
         }
+    }
+
+    /// The same stream on a server whose TLS certificate `ca` vouches for.
+    pub fn trusting(mut self, ca: &Path) -> TestStream {
+        self.ca = Some(ca.to_owned());
+        self
     }
 
     /// The `events.publish_to` that names it.
@@ -66,13 +87,16 @@ impl TestStream {
         PublishTo {
             url: self.url.clone(),
             stream: self.name.clone(),
+            ca: self.ca.clone(),
         }
     }
 
     /// Every message in the stream, in stream order (none when the stream
     /// does not exist yet).
     pub async fn messages(&self) -> Vec<Published> {
-        let client = async_nats::connect(&self.url).await.expect("NATS answers");
+        let client = connect(&self.url, self.ca.as_deref())
+            .await
+            .expect("NATS answers");
         let jetstream = jetstream::new(client);
         let Ok(stream) = jetstream.get_stream(&self.name).await else {
             return Vec::new();
@@ -133,16 +157,13 @@ impl TestStream {
 
 impl Drop for TestStream {
     fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
+        let (url, name, ca) = (self.url.clone(), self.name.clone(), self.ca.clone());
         // Drop runs outside any runtime's reach: clean up on a thread of
         // its own; a server already gone has nothing to clean.
         let _ = std::thread::spawn(move || {
             if let Ok(runtime) = tokio::runtime::Runtime::new() {
                 runtime.block_on(async {
-                    let connect = async_nats::ConnectOptions::new()
-                        .connection_timeout(Duration::from_secs(2))
-                        .connect(url.as_str());
-                    if let Ok(client) = connect.await {
+                    if let Ok(client) = connect(&url, ca.as_deref()).await {
                         let _ = jetstream::new(client).delete_stream(&name).await;
                     }
                 });
@@ -155,17 +176,28 @@ impl Drop for TestStream {
 /// A nats-server of one test's own, on a free port with its own store, so
 /// the test may stop and start it; killed when dropped.
 pub struct PrivateNats {
-    /// `nats://127.0.0.1:<port>`.
+    /// `nats://127.0.0.1:<port>`, or `tls://…` serving TLS.
     pub url: String,
     port: u16,
     store: tempfile::TempDir,
     process: Option<Child>,
+    /// The certificate and key it serves TLS with, which it then requires.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl PrivateNats {
     /// Starts one, or returns none (skipping loudly, or failing in CI) when
     /// the binary is missing.
     pub async fn start() -> Option<PrivateNats> {
+        Self::start_with(None).await
+    }
+
+    /// One that requires TLS, with `certificate`.
+    pub async fn start_tls(certificate: &Certificate) -> Option<PrivateNats> {
+        Self::start_with(Some(certificate)).await
+    }
+
+    async fn start_with(certificate: Option<&Certificate>) -> Option<PrivateNats> {
         if !Path::new(NATS_SERVER).is_file() {
             missing("nats-server", &format!("{NATS_SERVER} is not installed"));
             return None;
@@ -174,11 +206,13 @@ impl PrivateNats {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
+        let scheme = if certificate.is_some() { "tls" } else { "nats" };
         let mut nats = PrivateNats {
-            url: format!("nats://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             store: tempfile::tempdir().expect("a store folder"),
             process: None,
+            tls: certificate.map(|c| (c.file("cert.pem"), c.file("key.pem"))),
         };
         nats.resume().await;
         Some(nats)
@@ -195,7 +229,8 @@ impl PrivateNats {
     /// Starts the server again on the same port and store, and waits until
     /// it answers.
     pub async fn resume(&mut self) {
-        let process = Command::new(NATS_SERVER)
+        let mut command = Command::new(NATS_SERVER);
+        command
             .args([
                 "-a",
                 "127.0.0.1",
@@ -204,14 +239,25 @@ impl PrivateNats {
                 "-js",
                 "-sd",
             ])
-            .arg(self.store.path())
+            .arg(self.store.path());
+        if let Some((cert, key)) = &self.tls {
+            command
+                .arg("--tls")
+                .arg("--tlscert")
+                .arg(cert)
+                .arg("--tlskey")
+                .arg(key);
+        }
+        let process = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server starts");
         self.process = Some(process);
+        // A self-signed certificate is its own CA.
+        let ca = self.tls.as_ref().map(|(cert, _)| cert.as_path());
         for _ in 0..100 {
-            if async_nats::connect(&self.url).await.is_ok() {
+            if connect(&self.url, ca).await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -48,28 +48,99 @@ pub fn router() -> Router<Arc<Gateway>> {
         super::contracts::list,
         super::contracts::describe,
         super::contracts::schema,
+        super::changes::changes,
         super::health::healthz,
         super::health::readyz,
+        super::metrics::scrape,
+        super::admin::reload,
+        super::admin::rejections,
         openapi_json,
     ),
-    components(schemas(super::problem::Details)),
+    components(schemas(super::problem::Details, super::batch::BatchResult)),
     tags(
         (name = "registry", description = "The contracts the gateway holds."),
-        (name = "health", description = "Liveness and readiness."),
+        (name = "changes", description = "The change feed: committed change events in commit order."),
+        (name = "health", description = "Liveness, readiness and metrics."),
+        (name = "admin", description = "Operating the gateway; needs the `admin` scope."),
         (name = "documentation", description = "This document."),
     )
 )]
 struct StaticApi;
 
-/// The problems each static endpoint can answer with, by path (all are
-/// GETs); record operations list theirs in `records`.
-const STATIC_PROBLEMS: [(&str, &[Kind]); 2] = [
-    ("/contracts/{name}", &[Kind::UnknownContract]),
-    (
-        "/contracts/{name}/{version}/schema",
-        &[Kind::UnknownContract, Kind::UnknownVersion],
-    ),
+/// What the layers around every route answer: the request deadline and
+/// the concurrency limit.
+const LAYERS: [Kind; 2] = [Kind::RequestTimeout, Kind::Overloaded];
+/// What the routes behind authentication answer besides [`LAYERS`].
+const GUARDED: [Kind; 4] = [
+    Kind::Unauthorized,
+    Kind::RateLimited,
+    Kind::RequestTimeout,
+    Kind::Overloaded,
 ];
+/// What reading a journal can meet.
+const JOURNAL: [Kind; 4] = [
+    Kind::UnknownContract,
+    Kind::OwnerFault,
+    Kind::OwnerUnavailable,
+    Kind::OwnerTimeout,
+];
+
+/// The kinds whose problem always carries `Retry-After`.
+const RETRY_AFTER: [Kind; 4] = [
+    Kind::OwnerUnavailable,
+    Kind::Overloaded,
+    Kind::RateLimited,
+    Kind::IdempotencyKeyInFlight,
+];
+
+/// The problems each static endpoint can answer with, by path and method;
+/// record operations list theirs in `records`.
+fn static_problems() -> [(&'static str, &'static str, Vec<Kind>); 10] {
+    let guarded = |kinds: &[Kind]| [&GUARDED[..], kinds].concat();
+    [
+        ("/contracts", "get", GUARDED.to_vec()),
+        (
+            "/contracts/{name}",
+            "get",
+            guarded(&[Kind::UnknownContract, Kind::Forbidden]),
+        ),
+        (
+            "/contracts/{name}/{version}/schema",
+            "get",
+            guarded(&[Kind::UnknownContract, Kind::UnknownVersion, Kind::Forbidden]),
+        ),
+        (
+            "/changes",
+            "get",
+            guarded(
+                &[
+                    &JOURNAL[..],
+                    &[
+                        Kind::InvalidQuery,
+                        Kind::ContractRequired,
+                        Kind::CursorExpired,
+                        Kind::Forbidden,
+                    ],
+                ]
+                .concat(),
+            ),
+        ),
+        ("/healthz", "get", LAYERS.to_vec()),
+        ("/readyz", "get", LAYERS.to_vec()),
+        ("/metrics", "get", LAYERS.to_vec()),
+        (
+            "/admin/reload",
+            "post",
+            guarded(&[Kind::ReloadRefused, Kind::Forbidden]),
+        ),
+        (
+            "/rejections",
+            "get",
+            guarded(&[&JOURNAL[..], &[Kind::InvalidQuery, Kind::Forbidden]].concat()),
+        ),
+        ("/openapi.json", "get", GUARDED.to_vec()),
+    ]
+}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "documentation",
@@ -83,18 +154,65 @@ pub fn document(registry: &Registry) -> Value {
     // Serializing a utoipa document cannot fail: it holds no maps with
     // non-string keys.
     let mut document = serde_json::to_value(StaticApi::openapi()).unwrap_or_default();
-    for (path, kinds) in STATIC_PROBLEMS {
+    for (path, method, kinds) in static_problems() {
         if let Some(responses) = document
-            .pointer_mut(&format!("/paths/{}/get/responses", escape(path)))
+            .pointer_mut(&format!("/paths/{}/{method}/responses", escape(path)))
             .and_then(Value::as_object_mut)
         {
-            responses.extend(problem_responses(kinds, &Map::new()));
+            add_problems(responses, &kinds, &Map::new());
         }
     }
     document["components"]["headers"] = headers();
+    document["components"]["parameters"] = parameters();
+    headers_are_text(&mut document);
+    if let Some(live) =
+        document.pointer_mut("/paths/~1changes/get/responses/200/content/text~1event-stream")
+    {
+        live["schema"] = server_sent_event();
+    }
     records::add(&mut document, registry);
     add_request_id(&mut document);
     document
+}
+
+/// One event of `/changes`' live stream as an `EventSource` receives it:
+/// utoipa cannot say that `data` holds a JSON document of its own.
+fn server_sent_event() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "data"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The event's cursor: send it back as `Last-Event-ID` (or `after`) to resume after it."},
+            "event": {"const": "message", "description": "The events name no type: `message`."},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/ChangeEvent"},
+                "description": "The change event's JSON document, on one line.",
+            },
+        },
+    })
+}
+
+/// utoipa makes an optional header parameter's schema nullable; a header
+/// is absent or text, never null.
+fn headers_are_text(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let parameters = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("parameters"))
+        .filter_map(Value::as_array_mut)
+        .flatten()
+        .filter(|parameter| parameter["in"] == "header");
+    for parameter in parameters {
+        if parameter["schema"]["type"] == json!(["string", "null"]) {
+            parameter["schema"]["type"] = json!("string");
+        }
+    }
 }
 
 /// A path as a JSON pointer token.
@@ -108,17 +226,62 @@ fn headers() -> Value {
     json!({
         "X-Request-Id": header("The request's id: the one the client sent, or a new UUID.", json!({"type": "string"})),
         "Contract-Version": header("The contract version the request addressed.", json!({"type": "integer", "minimum": 1})),
-        "Deprecation": header("The version is deprecated: move to its successor.", json!({"const": "true"})),
+        "Deprecation": header("The version is deprecated: move to its successor. `@` and the date it was deprecated in epoch seconds (RFC 9745), or `true` when the contract declares no date.", json!({"type": "string", "pattern": "^(true|@-?[0-9]+)$"})),
         "Link": header("The successor version's records: `</contracts/…/v{n}/records>; rel=\"successor-version\"`.", json!({"type": "string"})),
         "ETag": header("The record's revision as a strong entity-tag; send it back in `If-Match`.", json!({"type": "string", "pattern": "^\"[0-9]+\"$"})),
         "Location": header("Where the created record is read.", json!({"type": "string"})),
         "Retry-After": header("Seconds to wait before trying again.", json!({"type": "integer", "minimum": 0})),
+        "WWW-Authenticate": header("The credentials the gateway takes: `ApiKey` and/or `Bearer` (with `error=\"invalid_token\"` when a token was refused).", json!({"type": "string"})),
+        "Idempotent-Replayed": {
+            "description": "This is the answer the first request with the same `Idempotency-Key` got, replayed: nothing was written again.",
+            "required": false,
+            "schema": {"const": "true"},
+        },
+    })
+}
+
+/// The request parameters operations refer to.
+fn parameters() -> Value {
+    json!({
+        "Idempotency-Key": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "Makes a retry safe: the first request with this key is carried out, and a retry with the same key and the same request gets the first answer again (`Idempotent-Replayed: true`) instead of a second write, for `idempotency.ttl_seconds`. The key is an RFC 8941 string (`\"8e03978e-…\"`) or a bare token; the same key with another request is 422 `idempotency-key-reused`, and while the first is still in progress 409 `idempotency-key-in-flight`.",
+            // A token (RFC 9110 tchar), or a quoted string of printable
+            // ASCII with `\"` and `\\` escaped; at most 255 bytes unescaped.
+            "schema": {"type": "string", "pattern": r#"^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,255}|"([ !#-\[\]-~]|\\["\\]){1,255}")$"#},
+            "example": "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"",
+        },
     })
 }
 
 /// A reference to a header of [`headers`].
 fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
+}
+
+/// Adds [`problem_responses`] to `responses`. A status that already
+/// answers otherwise (`/readyz`'s 503) gets the problem's content beside
+/// its own, and keeps its headers: those are what both answers carry.
+fn add_problems(responses: &mut Map<String, Value>, kinds: &[Kind], headers: &Map<String, Value>) {
+    for (status, problem) in problem_responses(kinds, headers) {
+        let Some(Value::Object(existing)) = responses.get_mut(&status) else {
+            responses.insert(status, problem);
+            continue;
+        };
+        let described = [&existing["description"], &problem["description"]]
+            .iter()
+            .filter_map(|description| description.as_str())
+            .collect::<Vec<_>>()
+            .join(" Or ");
+        existing.insert("description".to_owned(), Value::String(described));
+        if let (Some(Value::Object(content)), Some(Value::Object(problem))) =
+            (existing.get_mut("content"), problem.get("content"))
+        {
+            content.extend(problem.clone());
+        }
+    }
 }
 
 /// One response per status among `kinds`: `application/problem+json`
@@ -144,8 +307,14 @@ fn problem_responses(kinds: &[Kind], headers: &Map<String, Value>) -> Map<String
                 .collect();
             let types: Vec<String> = kinds.iter().map(|kind| kind.uri()).collect();
             let mut headers = headers.clone();
-            if kinds.contains(&Kind::OwnerUnavailable) {
+            if kinds.iter().all(|kind| RETRY_AFTER.contains(kind)) {
                 headers.insert("Retry-After".to_owned(), header_ref("Retry-After"));
+            }
+            if kinds == [Kind::Unauthorized] {
+                headers.insert(
+                    "WWW-Authenticate".to_owned(),
+                    header_ref("WWW-Authenticate"),
+                );
             }
             let response = json!({
                 "description": description.join("; "),

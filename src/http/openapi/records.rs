@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{header_ref, problem_responses};
+use super::{add_problems, header_ref};
 use crate::contract::bundle::relocate;
 use crate::contract::{Concurrency, Contract, ContractVersion, Example, Registry, Status};
 use crate::http::problem::{Kind, Problem};
@@ -13,40 +13,46 @@ use crate::write;
 /// Describes one operation of a contract version.
 type Describe = fn(&Described) -> Value;
 
-/// The record operations, by path below the version and method. Adding one
-/// is a line here and the function that describes it.
-const OPERATIONS: [(&str, &str, Describe); 5] = [
+/// The operations of a contract version, by path below the version and
+/// method. Adding one is a line here and the function that describes it.
+const OPERATIONS: [(&str, &str, Describe); 7] = [
     ("/records", "post", create),
     ("/records/{key}", "get", read),
     ("/records/{key}", "put", replace),
     ("/records/{key}", "patch", patch),
     ("/records/{key}", "delete", delete),
+    ("/records:batch", "post", batch),
+    ("/validate", "post", validate),
 ];
 
 /// What any request to a version's paths can meet: the registry may have
-/// changed since the document was built, and the owner may fail.
-/// Authentication, scopes and the limits' layers answer any of them too.
-const EVERY: [Kind; 11] = [
+/// changed since the document was built. Authentication, scopes and the
+/// limits' layers answer any of them too.
+const EVERY: [Kind; 8] = [
     Kind::UnknownContract,
     Kind::UnknownVersion,
     Kind::RetiredVersion,
-    Kind::OwnerFault,
-    Kind::OwnerUnavailable,
-    Kind::OwnerTimeout,
     Kind::Unauthorized,
     Kind::Forbidden,
     Kind::RequestTimeout,
     Kind::RateLimited,
     Kind::Overloaded,
 ];
-/// What a request with a body can meet, besides [`EVERY`].
-const WITH_BODY: [Kind; 10] = [
+/// What an operation that reaches the owner can meet.
+const OWNER: [Kind; 3] = [Kind::OwnerFault, Kind::OwnerUnavailable, Kind::OwnerTimeout];
+/// What a JSON body can meet before anything is written: the dry run's
+/// problems.
+const CHECKED_BODY: [Kind; 6] = [
     Kind::MalformedBody,
     Kind::BodyTooLarge,
     Kind::UnsupportedMediaType,
     Kind::NumberOutOfRange,
     Kind::ContractViolation,
     Kind::UpgradeViolation,
+];
+/// What every write can meet besides the owner's failures: the owner's
+/// own refusal, and its `Idempotency-Key`'s problems.
+const WRITE: [Kind; 4] = [
     Kind::OwnerRefused,
     Kind::InvalidIdempotencyKey,
     Kind::IdempotencyKeyInFlight,
@@ -71,6 +77,9 @@ struct Operation {
     what: &'static str,
     /// Whether `If-Match` applies.
     conditional: bool,
+    /// Whether it honours `Idempotency-Key` (its successes may then be
+    /// replays, marked `Idempotent-Replayed`).
+    idempotent: bool,
     body: Option<Value>,
     /// Its answers by status, problems aside.
     successes: Value,
@@ -174,18 +183,38 @@ impl Described<'_> {
             described["deprecated"] = json!(true);
         }
         let mut kinds: Vec<Kind> = EVERY.into_iter().chain(operation.kinds).collect();
+        let mut parameters = Vec::new();
         if operation.conditional {
-            described["parameters"] = json!([self.if_match()]);
+            parameters.push(self.if_match());
             if contract.concurrency == Concurrency::Required {
                 kinds.push(Kind::PreconditionRequired);
             }
+        }
+        let mut successes = operation.successes;
+        if operation.idempotent {
+            parameters.push(json!({"$ref": "#/components/parameters/Idempotency-Key"}));
+            let headers = successes
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|responses| responses.values_mut())
+                .filter_map(|response| response.get_mut("headers"))
+                .filter_map(Value::as_object_mut);
+            for headers in headers {
+                headers.insert(
+                    "Idempotent-Replayed".to_owned(),
+                    header_ref("Idempotent-Replayed"),
+                );
+            }
+        }
+        if !parameters.is_empty() {
+            described["parameters"] = Value::Array(parameters);
         }
         kinds.sort();
         kinds.dedup();
         if let Some(body) = operation.body {
             described["requestBody"] = body;
         }
-        described["responses"] = self.responses(operation.successes, &kinds);
+        described["responses"] = self.responses(successes, &kinds);
         described
     }
 
@@ -226,7 +255,7 @@ impl Described<'_> {
             Value::Object(map) => map,
             _ => Map::new(),
         };
-        responses.extend(problem_responses(kinds, &self.version_headers()));
+        add_problems(&mut responses, kinds, &self.version_headers());
         // The invalid examples, as the problems they get.
         let refused = self.examples(false, |payload| self.refusal(payload));
         if let (Some(content), false) = (
@@ -297,6 +326,46 @@ impl Described<'_> {
         serde_json::to_value(problem).unwrap_or_default()
     }
 
+    /// A valid payload's dry run, as `validate` answers it.
+    fn dry_run(&self, payload: &Value) -> Value {
+        write::dry_run(self.contract, self.version.version, payload.clone())
+            .ok()
+            .and_then(|verdict| serde_json::to_value(verdict).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    /// What `validate` answers for a valid payload (`write::DryRun`).
+    fn dry_run_schema(&self) -> Value {
+        let stored = self.contract.stored_version().version;
+        json!({
+            "type": "object",
+            "required": ["valid", "stored_version", "body", "steps"],
+            "properties": {
+                "valid": {"const": true},
+                "stored_version": {"type": "integer", "minimum": 1, "description": "The version the owner stores."},
+                "body": {
+                    "$ref": format!("#/components/schemas/{}.{stored}", self.contract.name),
+                    "description": "The body the owner would store: upgraded to the stored version, normalized.",
+                },
+                "steps": {
+                    "type": "array",
+                    "description": "The upgrade steps applied, in order: each declared step of `contract.yaml`, or Avro's schema resolution.",
+                    "items": {
+                        "type": "object",
+                        "required": ["version", "step"],
+                        "properties": {
+                            "version": {"type": "integer", "minimum": 1, "description": "The version the step upgrades to."},
+                            "step": {"oneOf": [
+                                {"type": "object", "description": "A step declared in `contract.yaml`, as written there: `{\"rename\": {\"from\": …, \"to\": …}}`."},
+                                {"const": "avro_resolution", "description": "Avro's schema resolution between the two versions."},
+                            ]},
+                        },
+                    },
+                },
+            },
+        })
+    }
+
     fn json_body(&self, media_types: &[&str], schema: &Value, examples: &Value) -> Value {
         let content: Map<String, Value> = media_types
             .iter()
@@ -346,9 +415,10 @@ fn create(described: &Described) -> Value {
         summary: "Create a record",
         what: "Creates a record; its key is taken from the body. The payload is checked against this version, upgraded to the stored version and committed with its change event.",
         conditional: false,
+        idempotent: true,
         body: Some(described.record_body()),
         successes: json!({"201": described.record_response("Created: the record as this version has it (normalized).", &["Location"])}),
-        kinds: [&WITH_BODY[..], &[Kind::RecordExists]].concat(),
+        kinds: [&CHECKED_BODY[..], &OWNER, &WRITE, &[Kind::RecordExists]].concat(),
     })
 }
 
@@ -358,9 +428,14 @@ fn read(described: &Described) -> Value {
         summary: "Read a record",
         what: "Reads a record as this version has it: upgraded or downgraded from the stored version.",
         conditional: false,
+        idempotent: false,
         body: None,
         successes: json!({"200": described.record_response("The record.", &[])}),
-        kinds: vec![Kind::NotFound, Kind::UnknownRecord, Kind::NotRepresentable],
+        kinds: [
+            &OWNER[..],
+            &[Kind::NotFound, Kind::UnknownRecord, Kind::NotRepresentable],
+        ]
+        .concat(),
     })
 }
 
@@ -370,12 +445,20 @@ fn replace(described: &Described) -> Value {
         summary: "Replace a record",
         what: "Creates the record at `{key}` or replaces it; the body's key must be `{key}`.",
         conditional: true,
+        idempotent: true,
         body: Some(described.record_body()),
         successes: json!({
             "200": described.record_response("Replaced: the record as this version has it (normalized).", &[]),
             "201": described.record_response("Created: the record as this version has it (normalized).", &["Location"]),
         }),
-        kinds: [&WITH_BODY[..], &KEYED_UPDATE, &[Kind::KeyMismatch]].concat(),
+        kinds: [
+            &CHECKED_BODY[..],
+            &OWNER,
+            &WRITE,
+            &KEYED_UPDATE,
+            &[Kind::KeyMismatch],
+        ]
+        .concat(),
     })
 }
 
@@ -391,11 +474,14 @@ fn patch(described: &Described) -> Value {
         summary: "Patch a record",
         what: "Applies a JSON merge patch (RFC 7396) to the record as this version has it, then checks the result like any write.",
         conditional: true,
+        idempotent: true,
         body: Some(described.json_body(&media_types, &schema, &examples)),
         successes: json!({"200": described.record_response("Patched: the record as this version has it (normalized).", &[])}),
         // A patch may change the key: the merged record then names another.
         kinds: [
-            &WITH_BODY[..],
+            &CHECKED_BODY[..],
+            &OWNER,
+            &WRITE,
             &KEYED_UPDATE,
             &[Kind::NotRepresentable, Kind::KeyMismatch],
         ]
@@ -409,18 +495,58 @@ fn delete(described: &Described) -> Value {
         summary: "Delete a record",
         what: "Deletes a record.",
         conditional: true,
+        idempotent: true,
         body: None,
         successes: json!({"204": {"description": "Deleted.", "headers": described.version_headers()}}),
-        kinds: [
-            &KEYED_UPDATE[..],
-            &[
-                Kind::OwnerRefused,
-                Kind::InvalidIdempotencyKey,
-                Kind::IdempotencyKeyInFlight,
-                Kind::IdempotencyKeyReused,
-            ],
-        ]
-        .concat(),
+        kinds: [&OWNER[..], &WRITE, &KEYED_UPDATE].concat(),
+    })
+}
+
+fn validate(described: &Described) -> Value {
+    let examples = described.examples(true, |payload| described.dry_run(payload));
+    let answer = json!({
+        "description": "Valid: what the owner would store, and the upgrade steps on the way. Nothing was written.",
+        "headers": described.version_headers(),
+        "content": {"application/json": {"schema": described.dry_run_schema(), "examples": examples}},
+    });
+    described.describe(Operation {
+        verb: "validate",
+        summary: "Check a write without making it",
+        what: "A dry run: the payload is checked as a create in this version would check it (an invalid one gets the same 422, every violation listed) and upgraded to the stored version. Nothing is written, no event is emitted and the owner is not asked. Needs the `validate` or the `write` scope.",
+        conditional: false,
+        idempotent: false,
+        body: Some(described.record_body()),
+        successes: json!({"200": answer}),
+        kinds: CHECKED_BODY.to_vec(),
+    })
+}
+
+fn batch(described: &Described) -> Value {
+    // OpenAPI 3.1 has no schema for the items of a sequence: the schema
+    // given is one line's.
+    let line = described.schema_ref();
+    let body = json!({
+        "required": true,
+        "description": "NDJSON: one JSON object per line, each a record of this version. Blank lines are skipped; the last line may lack its newline. A line over `limits.body_bytes` is answered on its own result line (413) and skipped.",
+        "content": {
+            "application/x-ndjson": {"schema": line},
+            "application/jsonl": {"schema": line},
+        },
+    });
+    let answer = json!({
+        "description": "The result of every line, one NDJSON line each, in input order, streamed as chunks of lines are written (each chunk of up to 500 lines in one transaction). Each line is `{\"line\", \"status\": 201|200, \"key\", \"revision\"}` for a write, or `{\"line\", \"status\", \"problem\"}` with the problem a single write would have got; `line` counts the non-blank input lines from 1. The schema is that of one result line.",
+        "headers": described.version_headers(),
+        "content": {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/BatchResult"}}},
+    });
+    described.describe(Operation {
+        verb: "batch",
+        summary: "Write records in bulk (NDJSON)",
+        what: "Creates or replaces many records, each as a `PUT` of its body's key without `If-Match` would: the body is read line by line as it arrives, and the answer streams one result line per input line, in bounded memory whatever the body's size. A line that breaks the contract fails alone. `Idempotency-Key` does not apply.",
+        conditional: false,
+        idempotent: false,
+        body: Some(body),
+        successes: json!({"200": answer}),
+        kinds: vec![Kind::UnsupportedMediaType],
     })
 }
 
