@@ -24,9 +24,6 @@ use contractgate::telemetry;
 use contractgate::write;
 use serde_json::Value;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// A declarative data-contract gateway.
 #[derive(Parser)]
 #[command(name = "contractgate", version, about)]

@@ -104,12 +104,17 @@ impl Rule {
     }
 }
 
+/// CEL's standard functions, registered once: a context of its own per
+/// payload would register them all again for every write.
+static FUNCTIONS: std::sync::LazyLock<Context<'static>> =
+    std::sync::LazyLock::new(Context::default);
+
 /// Every rule of `rules` that `payload` breaks.
 pub fn check_all(rules: &[Rule], payload: &Value) -> Vec<Violation> {
     if rules.is_empty() {
         return Vec::new();
     }
-    let mut context = Context::default();
+    let mut context = FUNCTIONS.new_inner_scope();
     context.add_variable_from_value("self", to_cel(payload));
     rules
         .iter()
