@@ -74,9 +74,13 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
 /// Where `$ref`s may point. Contracts may reference files inside their
 /// contracts folder and nothing else: no network, no path outside it. Tests
 /// add extra roots (the JSON Schema Test Suite's `remotes/`) the same way.
+/// Carries the folder's compiled `pattern`s too: every schema compiled with
+/// the same roots shares one regex per distinct pattern rather than a copy
+/// each (thousands of contracts repeat the same few).
 #[derive(Debug, Clone)]
 pub struct RefRoots {
     roots: Arc<Vec<(String, PathBuf)>>,
+    patterns: jsonschema::PatternCache,
 }
 
 impl RefRoots {
@@ -88,6 +92,7 @@ impl RefRoots {
             .map_err(|()| Error::new(&folder, "the folder has no file URL"))?;
         Ok(Self {
             roots: Arc::new(vec![(prefix.to_string(), folder)]),
+            patterns: jsonschema::PatternCache::new(),
         })
     }
 
@@ -326,6 +331,7 @@ fn compile_json_schema(
     let mut options = jsonschema::options()
         .should_validate_formats(true)
         .with_base_uri(base.to_string())
+        .with_pattern_cache(roots.patterns.clone())
         .with_retriever(roots.clone());
     if document.raw.get("$schema").is_none() {
         let draft = match draft7_form(&document.raw) {
