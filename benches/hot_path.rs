@@ -23,21 +23,27 @@ fn accept(c: &mut Criterion) {
     });
     let v1 = Version::new(1).expect("v1");
     for (label, folder) in [
-        ("customer v1 -> v2", "tests/data/contracts/customer-v2-order-v1"),
+        (
+            "customer v1 -> v2",
+            "tests/data/contracts/customer-v2-order-v1",
+        ),
         ("customer v1 -> v3", "contracts"),
     ] {
         let registry = Registry::load(&root.join(folder), &LoadOptions::default())
             .expect("the contracts load");
         let customer = registry.get("customer").expect("customer");
-        c.bench_function(&format!("{label} accept (validate, upgrade, validate)"), |b| {
-            // A write owns the payload it parsed: its copy is made, and the
-            // result dropped, outside the measurement.
-            b.iter_batched(
-                || payload.clone(),
-                |payload| customer.accept(v1, black_box(payload)).expect("valid"),
-                BatchSize::SmallInput,
-            )
-        });
+        c.bench_function(
+            &format!("{label} accept (validate, upgrade, validate)"),
+            |b| {
+                // A write owns the payload it parsed: its copy is made, and the
+                // result dropped, outside the measurement.
+                b.iter_batched(
+                    || payload.clone(),
+                    |payload| customer.accept(v1, black_box(payload)).expect("valid"),
+                    BatchSize::SmallInput,
+                )
+            },
+        );
     }
 }
 

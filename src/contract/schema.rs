@@ -177,8 +177,10 @@ pub struct Schema {
     path: PathBuf,
     roots: RefRoots,
     compiled: Compiled,
-    /// What [`Schema::json_schema`] answers, built with the schema.
-    described: Value,
+    /// What [`Schema::json_schema`] answers, built with the schema and kept
+    /// as JSON text: a parsed document costs ten times its text, and only
+    /// the OpenAPI document reads it.
+    described: String,
 }
 
 enum Compiled {
@@ -221,7 +223,7 @@ impl Schema {
             path: document.path.clone(),
             roots: roots.clone(),
             compiled,
-            described,
+            described: described.to_string(),
         })
     }
 
@@ -234,8 +236,9 @@ impl Schema {
     /// its own: for JSON Schema the document with the files it references
     /// embedded (see `bundle`), for Avro the natural JSON mapping's (see
     /// `avro_json`). Local references are JSON pointers from its root.
-    pub fn json_schema(&self) -> &Value {
-        &self.described
+    pub fn json_schema(&self) -> Value {
+        // The text is a serialized `Value`: it always parses back.
+        serde_json::from_str(&self.described).unwrap_or_default()
     }
 
     /// The language of the schema.
@@ -254,11 +257,20 @@ impl Schema {
         }
     }
 
+    /// Whether `payload` is valid, without building the report of what is
+    /// not (see [`Schema::validate`]).
+    pub fn is_valid(&self, payload: &Value) -> bool {
+        match &self.compiled {
+            Compiled::Json(validator) => validator.is_valid(payload),
+            Compiled::Avro(schema) => schema.validate(payload).is_empty(),
+        }
+    }
+
     /// Every violation of the schema by `payload`; empty when it is valid.
     pub fn validate(&self, payload: &Value) -> Vec<Violation> {
         match &self.compiled {
-            // Most payloads are valid: `is_valid` stops at nothing and
-            // builds no error; only a refused payload pays for the report.
+            // Most payloads are valid: `is_valid` builds no error; only a
+            // refused payload pays for the report.
             Compiled::Json(validator) if validator.is_valid(payload) => Vec::new(),
             Compiled::Json(validator) => validator
                 .iter_errors(payload)
