@@ -2,7 +2,7 @@
 //! they are bound to, and the config. The write path (`write/`) and the
 //! HTTP surface (`http/`) work on this state; they never build it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -68,30 +68,32 @@ pub struct Target {
 /// Records every version's schema hash in the journal of its contract's
 /// owner, and refuses to start when a version was served before under
 /// another schema: a published version is immutable, and records stored
-/// under the old meaning would be read under the new one.
+/// under the old meaning would be read under the new one. One call per
+/// system: each is a transaction (an fsync), and there may be thousands of
+/// contracts.
 async fn pin_schemas(
+    config: &Config,
     registry: &Registry,
     bindings: &HashMap<ContractName, System>,
 ) -> anyhow::Result<()> {
-    let mut changed = Vec::new();
+    let mut by_system: BTreeMap<&str, (&System, Vec<ServedSchema>)> = BTreeMap::new();
     for contract in registry.contracts() {
         let Some(system) = bindings.get(&contract.name) else {
             continue;
         };
-        let served: Vec<ServedSchema> = contract
-            .versions()
-            .iter()
-            .map(|v| ServedSchema {
-                contract: contract.name.clone(),
-                version: v.version.number(),
-                hash: v.schema_hash.clone(),
-            })
-            .collect();
+        let (_, served) = by_system
+            .entry(config.owner_of(contract.owner.as_deref()))
+            .or_insert_with(|| (system, Vec::new()));
+        served.extend(contract.versions().iter().map(|v| ServedSchema {
+            contract: contract.name.clone(),
+            version: v.version.number(),
+            hash: v.schema_hash.clone(),
+        }));
+    }
+    let mut changed = Vec::new();
+    for (name, (system, served)) in by_system {
         let found = system.journal.pin_schemas(&served).await.with_context(|| {
-            format!(
-                "cannot record the schema hashes of contract `{}`",
-                contract.name
-            )
+            format!("cannot record the schema hashes of the contracts owned by `{name}`")
         })?;
         changed.extend(found);
     }
@@ -134,7 +136,7 @@ impl Gateway {
         let bindings = reload::bind(&config, &systems, &registry, None)
             .await
             .map_err(|problems| anyhow::anyhow!(problems.join("\n")))?;
-        pin_schemas(&registry, &bindings).await?;
+        pin_schemas(&config, &registry, &bindings).await?;
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(Snapshot {
                 registry: Arc::new(registry),

@@ -235,15 +235,15 @@ fn move_value(payload: &mut Value, from: &JsonPointer, to: &JsonPointer) {
     let Some(value) = from.take(payload) else {
         return;
     };
-    let mut parent = from.clone();
-    while let Some(up) = parent.parent() {
+    let mut parent = from.parent();
+    while let Some(up) = parent {
         match up.get(payload) {
             Some(Value::Object(map)) if map.is_empty() => {
                 up.take(payload);
             }
             _ => break,
         }
-        parent = up;
+        parent = up.parent();
     }
     to.set(payload, value);
 }

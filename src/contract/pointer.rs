@@ -50,7 +50,15 @@ impl JsonPointer {
 
     /// The value at this pointer, if there is one.
     pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
-        value.pointer(&self.text)
+        // By the segments unescaped at parse: `Value::pointer` would unescape
+        // the text again, allocating, on every call of the write path.
+        self.segments
+            .iter()
+            .try_fold(value, |value, segment| match value {
+                Value::Object(map) => map.get(segment),
+                Value::Array(items) => items.get(array_index(segment)?),
+                _ => None,
+            })
     }
 
     /// Removes and returns the value at this pointer.
@@ -108,8 +116,23 @@ impl JsonPointer {
 
     /// The value at this pointer, mutably.
     pub fn get_mut<'v>(&self, value: &'v mut Value) -> Option<&'v mut Value> {
-        value.pointer_mut(&self.text)
+        self.segments
+            .iter()
+            .try_fold(value, |value, segment| match value {
+                Value::Object(map) => map.get_mut(segment),
+                Value::Array(items) => items.get_mut(array_index(segment)?),
+                _ => None,
+            })
     }
+}
+
+/// An array index token as `Value::pointer` reads one: digits without a
+/// sign or a leading zero.
+fn array_index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 fn valid_escapes(raw: &str) -> bool {
@@ -166,6 +189,30 @@ impl<'de> Deserialize<'de> for JsonPointer {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn get_reads_as_value_pointer_does() {
+        let doc = json!({"a": [10, {"b/c": 1, "d~e": 2}], "": 3});
+        for text in [
+            "/a",
+            "/a/0",
+            "/a/1/b~1c",
+            "/a/1/d~0e",
+            "/a/01",
+            "/a/+1",
+            "/a/-",
+            "/a/2",
+            "/x",
+            "/",
+            "/a/0/z",
+        ] {
+            let pointer = JsonPointer::parse(text).unwrap();
+            assert_eq!(pointer.get(&doc), doc.pointer(text), "{text}");
+            let mut copy = doc.clone();
+            let found = pointer.get_mut(&mut copy).map(|v| v.clone());
+            assert_eq!(found.as_ref(), doc.pointer(text), "{text}");
+        }
+    }
 
     #[test]
     fn parses_and_unescapes_segments() {

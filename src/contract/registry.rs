@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -113,8 +114,8 @@ impl Registry {
 
         let mut contracts = BTreeMap::new();
         let mut errors = Vec::new();
-        for dir in dirs {
-            match load_contract(&dir, &roots, options) {
+        for loaded in load_all(&dirs, &roots, options) {
+            match loaded {
                 Ok(contract) => {
                     contracts.insert(contract.name.clone(), Arc::new(contract));
                 }
@@ -140,6 +141,54 @@ impl Registry {
         self.contracts.values()
     }
 }
+
+/// Loads every folder of `dirs`, in their order, on every core: contracts
+/// are independent, and checking them (compiling, running generated
+/// payloads through their chains) is most of a start-up's work.
+fn load_all(
+    dirs: &[PathBuf],
+    roots: &RefRoots,
+    options: &LoadOptions,
+) -> Vec<Result<Contract, Vec<Error>>> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(dir) = dirs.get(index) else {
+                return done;
+            };
+            done.push((index, load_contract(dir, roots, options)));
+        }
+    };
+    let mut loaded = std::thread::scope(|scope| {
+        // Helpers beside this thread, with a main thread's stack (schemas
+        // are walked recursively); one that cannot start leaves its share
+        // to the others.
+        let helpers: Vec<_> = (1..workers.min(dirs.len()))
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut loaded = work();
+        for helper in helpers {
+            match helper.join() {
+                Ok(done) => loaded.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        loaded
+    });
+    loaded.sort_by_key(|(index, _)| *index);
+    loaded.into_iter().map(|(_, result)| result).collect()
+}
+
+/// The stack of a thread loading contracts.
+const WORKER_STACK: usize = 8 << 20;
 
 fn load_contract(
     dir: &Path,

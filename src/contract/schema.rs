@@ -74,9 +74,13 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
 /// Where `$ref`s may point. Contracts may reference files inside their
 /// contracts folder and nothing else: no network, no path outside it. Tests
 /// add extra roots (the JSON Schema Test Suite's `remotes/`) the same way.
+/// Carries the folder's compiled `pattern`s too: every schema compiled with
+/// the same roots shares one regex per distinct pattern rather than a copy
+/// each (thousands of contracts repeat the same few).
 #[derive(Debug, Clone)]
 pub struct RefRoots {
     roots: Arc<Vec<(String, PathBuf)>>,
+    patterns: jsonschema::PatternCache,
 }
 
 impl RefRoots {
@@ -88,6 +92,7 @@ impl RefRoots {
             .map_err(|()| Error::new(&folder, "the folder has no file URL"))?;
         Ok(Self {
             roots: Arc::new(vec![(prefix.to_string(), folder)]),
+            patterns: jsonschema::PatternCache::new(),
         })
     }
 
@@ -172,8 +177,10 @@ pub struct Schema {
     path: PathBuf,
     roots: RefRoots,
     compiled: Compiled,
-    /// What [`Schema::json_schema`] answers, built with the schema.
-    described: Value,
+    /// What [`Schema::json_schema`] answers, built with the schema and kept
+    /// as JSON text: a parsed document costs ten times its text, and only
+    /// the OpenAPI document reads it.
+    described: String,
 }
 
 enum Compiled {
@@ -216,7 +223,7 @@ impl Schema {
             path: document.path.clone(),
             roots: roots.clone(),
             compiled,
-            described,
+            described: described.to_string(),
         })
     }
 
@@ -229,8 +236,9 @@ impl Schema {
     /// its own: for JSON Schema the document with the files it references
     /// embedded (see `bundle`), for Avro the natural JSON mapping's (see
     /// `avro_json`). Local references are JSON pointers from its root.
-    pub fn json_schema(&self) -> &Value {
-        &self.described
+    pub fn json_schema(&self) -> Value {
+        // The text is a serialized `Value`: it always parses back.
+        serde_json::from_str(&self.described).unwrap_or_default()
     }
 
     /// The language of the schema.
@@ -249,9 +257,21 @@ impl Schema {
         }
     }
 
+    /// Whether `payload` is valid, without building the report of what is
+    /// not (see [`Schema::validate`]).
+    pub fn is_valid(&self, payload: &Value) -> bool {
+        match &self.compiled {
+            Compiled::Json(validator) => validator.is_valid(payload),
+            Compiled::Avro(schema) => schema.validate(payload).is_empty(),
+        }
+    }
+
     /// Every violation of the schema by `payload`; empty when it is valid.
     pub fn validate(&self, payload: &Value) -> Vec<Violation> {
         match &self.compiled {
+            // Most payloads are valid: `is_valid` builds no error; only a
+            // refused payload pays for the report.
+            Compiled::Json(validator) if validator.is_valid(payload) => Vec::new(),
             Compiled::Json(validator) => validator
                 .iter_errors(payload)
                 .flat_map(violations)
@@ -323,6 +343,7 @@ fn compile_json_schema(
     let mut options = jsonschema::options()
         .should_validate_formats(true)
         .with_base_uri(base.to_string())
+        .with_pattern_cache(roots.patterns.clone())
         .with_retriever(roots.clone());
     if document.raw.get("$schema").is_none() {
         let draft = match draft7_form(&document.raw) {

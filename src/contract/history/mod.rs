@@ -219,7 +219,9 @@ pub(super) fn walk(
     let Some(first) = contract.version(start) else {
         return Ok(());
     };
-    if !first.schema.validate(payload).is_empty() {
+    // Most generated payloads are not valid at their own version: their
+    // violations are not wanted, only the verdict.
+    if !first.schema.is_valid(payload) {
         return Ok(());
     }
     let normalized = first.schema.normalize(payload.clone());

@@ -141,7 +141,7 @@ impl Described<'_> {
 
     /// The version's schema, its references pointing into the component.
     fn schema(&self) -> Value {
-        let mut schema = self.version.schema.json_schema().clone();
+        let mut schema = self.version.schema.json_schema();
         relocate(
             &mut schema,
             &format!("/components/schemas/{}", self.component),
