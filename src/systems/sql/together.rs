@@ -157,8 +157,11 @@ impl Procedure {
                     table.deleted.push(index);
                     (revision as u64, version)
                 }
-                // `check` refuses deleting what is absent.
-                (Mutation::Delete, None) => return Err(Error::NotFound),
+                // `check` refuses deleting what is absent already.
+                (Mutation::Delete, None) => {
+                    outcomes.push(Err(Error::NotFound));
+                    continue;
+                }
             };
             let event_type = write.event_type(found.is_some());
             events.push(ChangeEvent::new(
