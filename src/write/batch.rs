@@ -65,13 +65,9 @@ impl Gateway {
         match self.commit_together(target, writes).await {
             Ok(committed) => {
                 for ((line, key, sent), result) in written.into_iter().zip(committed) {
-                    let outcome = result.map_err(Error::from).map(|committed| Outcome {
-                        key,
-                        revision: committed.revision,
-                        event_type: committed.event_type,
-                        body: Some(sent),
-                        replayed: false,
-                    });
+                    let outcome = result
+                        .map_err(Error::from)
+                        .map(|committed| Outcome::committed(key, &committed, Some(sent)));
                     outcomes.push((line, outcome));
                 }
             }

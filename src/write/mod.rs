@@ -109,6 +109,19 @@ pub struct Outcome {
     pub replayed: bool,
 }
 
+impl Outcome {
+    /// The outcome of a write that committed now (not a replay).
+    fn committed(key: RecordKey, committed: &Committed, body: Option<Value>) -> Self {
+        Outcome {
+            key,
+            revision: committed.revision,
+            event_type: committed.event_type,
+            body,
+            replayed: false,
+        }
+    }
+}
+
 /// A record as read, in the client's version.
 #[derive(Debug, Clone)]
 pub struct Read {
@@ -254,13 +267,7 @@ impl Gateway {
                 idempotency,
             };
             let committed = self.commit(target, write).await?;
-            Ok(Outcome {
-                key,
-                revision: committed.revision,
-                event_type: committed.event_type,
-                body: None,
-                replayed: false,
-            })
+            Ok(Outcome::committed(key, &committed, None))
         })
         .await
     }
@@ -308,13 +315,7 @@ impl Gateway {
         let key = write.key.clone();
         let committed = self.commit(target, write).await?;
         tracing::debug!(revision = committed.revision, event = ?committed.event_type, "write committed");
-        Ok(Outcome {
-            key,
-            revision: committed.revision,
-            event_type: committed.event_type,
-            body: Some(sent),
-            replayed: false,
-        })
+        Ok(Outcome::committed(key, &committed, Some(sent)))
     }
 
     /// A put's write and the payload as the client's version has it: the

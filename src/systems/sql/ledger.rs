@@ -81,8 +81,9 @@ pub struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    /// The row's values, in [`insert_entries`] order, at `now` (epoch ms).
-    fn params(&self, now: i64) -> Result<Vec<Param>, Error> {
+    /// The row's values, in [`insert_entries`] order, kept at `now` (epoch
+    /// ms; `created` the same time in RFC 3339).
+    fn params(&self, now: i64, created: &str) -> Result<Vec<Param>, Error> {
         let ttl = i64::try_from(self.idempotency.ttl.as_millis()).unwrap_or(i64::MAX);
         Ok(vec![
             Param::Text(self.contract.to_string()),
@@ -95,7 +96,7 @@ impl Entry<'_> {
                 Some(response) => Param::Text(response.to_string()),
                 None => Param::Null(AnyTypeInfoKind::Text),
             },
-            Param::Text(now_rfc3339()),
+            Param::Text(created.to_owned()),
             Param::Integer(now.saturating_add(ttl)),
         ])
     }
@@ -127,9 +128,10 @@ impl Procedure {
             .execute(&mut *connection)
             .await
             .map_err(classify)?;
+        let created = now_rfc3339();
         let mut params = Vec::with_capacity(entries.len() * 9);
         for entry in entries {
-            params.extend(entry.params(now)?);
+            params.extend(entry.params(now, &created)?);
         }
         let insert = insert_entries(self.dialect, entries.len());
         bind(sqlx::query(&insert), params)
