@@ -141,3 +141,34 @@ on_every_owner!(
     a_line_the_owner_refuses_fails_alone_in_its_chunk,
     a_bulk_request_that_is_not_ndjson_is_415_and_an_unknown_contract_404,
 );
+
+/// curl sends `Expect: 100-continue` before a large body and waits up to a
+/// second for the `100`; the gateway must ask for the body before it
+/// answers, not answer first and leave the client waiting.
+#[tokio::test]
+async fn a_client_that_expects_100_continue_is_told_to_send_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gateway = TestGateway::on(support::Backend::Sqlite, &support::example_contracts()).await;
+    let body = format!("{}\n", customer("c-1"));
+    let address = gateway.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST {BATCH} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-ndjson\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut first = vec![0; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read(&mut first))
+        .await
+        .expect("an interim answer before the body is sent")
+        .unwrap();
+    let first = String::from_utf8_lossy(&first[..read]).into_owned();
+    assert!(first.starts_with("HTTP/1.1 100 Continue\r\n"), "{first}");
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut rest = String::new();
+    stream.read_to_string(&mut rest).await.unwrap();
+    assert!(rest.contains("HTTP/1.1 200 OK"), "{rest}");
+    assert!(rest.contains(r#""line":1,"status":201"#), "{rest}");
+    assert_eq!(gateway.probe().records("customer").await, 1);
+}

@@ -55,13 +55,15 @@ async fn batch(
             "NDJSON (Content-Type: application/x-ndjson), one JSON object per line",
             |essence| essence == "application/x-ndjson" || essence == "application/jsonl",
         )?;
+        // The answer starts once the first of the body has come: a client
+        // that sent `Expect: 100-continue` (curl does for a large body) is
+        // told to go on only when the body is read, and an answer sent
+        // before that would leave it waiting for the `100` to time out.
+        let mut data = request.into_body().into_data_stream();
+        let first = data.next().await;
+        let body = futures_util::stream::iter(first).chain(data);
         let (results, stream) = mpsc::channel::<Bytes>(RESULTS_AHEAD);
-        tokio::spawn(write_lines(
-            gateway.clone(),
-            target.clone(),
-            request.into_body(),
-            results,
-        ));
+        tokio::spawn(write_lines(gateway.clone(), target.clone(), body, results));
         let stream = futures_util::stream::unfold(stream, |mut stream| async move {
             stream
                 .recv()
@@ -122,11 +124,11 @@ type InFlight = tokio::task::JoinHandle<Bytes>;
 async fn write_lines(
     gateway: Arc<Gateway>,
     target: Target,
-    body: Body,
+    data: impl futures_util::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
     results: mpsc::Sender<Bytes>,
 ) {
     let limits = gateway.config().limits;
-    let mut data = body.into_data_stream();
+    let mut data = data;
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk: Chunk = Vec::new();
     let mut number = 0;
@@ -217,6 +219,10 @@ async fn send(
     *in_flight = Some(tokio::spawn(async move {
         commit_chunk(&gateway, &target, prepared, refused).await
     }));
+    // A task spawned from a worker waits in that worker's own slot, which
+    // no other worker takes, until the spawning task yields; checking the
+    // next chunk would otherwise hold this commit back by milliseconds.
+    tokio::task::yield_now().await;
     true
 }
 
