@@ -208,6 +208,9 @@ pub struct ValidatedRecord {
     key: RecordKey,
     version: Version,
     body: Value,
+    /// The body as JSON text, serialised once, in the request's own task:
+    /// a batch's commit, which every write in it waits on, only copies it.
+    text: String,
 }
 
 impl ValidatedRecord {
@@ -224,6 +227,11 @@ impl ValidatedRecord {
     /// The body.
     pub fn body(&self) -> &Value {
         &self.body
+    }
+
+    /// The body as JSON text.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }
 
@@ -309,6 +317,7 @@ impl Contract {
         let record = ValidatedRecord {
             key,
             version: stored.version,
+            text: body.to_string(),
             body,
         };
         Ok((record, as_sent))

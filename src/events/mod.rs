@@ -7,6 +7,7 @@ pub mod relay;
 pub mod retention;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -80,18 +81,30 @@ pub struct ChangeEvent {
     /// The record after the write, PII redacted; absent for a deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub data: Option<Value>,
+    pub data: Option<EventData>,
+}
+
+/// An event's `data` as JSON text: serialised when its write is checked,
+/// in the request's own task, so that the commit a whole batch of writes
+/// waits on only copies it.
+pub type EventData = Box<RawValue>;
+
+/// A record body as an event's `data`.
+pub fn event_data(body: &Value) -> Result<EventData, serde_json::Error> {
+    serde_json::value::to_raw_value(body)
 }
 
 impl ChangeEvent {
-    /// The event for a write that left `key` at `revision`.
+    /// The event for a write that left `key` at `revision`, committed at
+    /// `time` (RFC 3339).
     pub fn new(
         contract: &ContractName,
         version: Version,
         key: &RecordKey,
         kind: EventType,
         revision: u64,
-        data: Option<Value>,
+        time: &str,
+        data: Option<EventData>,
     ) -> Self {
         ChangeEvent {
             contract: contract.clone(),
@@ -100,7 +113,7 @@ impl ChangeEvent {
             source: format!("/contracts/{contract}"),
             kind: format!("{contract}.{}", kind.as_str()),
             subject: key.to_string(),
-            time: now_rfc3339(),
+            time: time.to_owned(),
             datacontenttype: "application/json",
             dataschema: format!("urn:contractgate:schema:{contract}:{version}"),
             revision,

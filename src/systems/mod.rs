@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::config::SystemConfig;
 use crate::contract::{Contract, ContractName, RecordKey, ValidatedRecord, Version};
-use crate::events::EventType;
+use crate::events::{EventData, EventType};
 use crate::metrics::Metrics;
 
 pub use journal::{
@@ -145,7 +145,7 @@ pub struct Write {
     /// `Created` or `Replaced` depending on what the owner finds.
     pub patch: bool,
     /// The body for the change event, PII redacted.
-    pub event_data: Option<Value>,
+    pub event_data: Option<EventData>,
     /// What the idempotency ledger keeps of the write, when the client
     /// sent an `Idempotency-Key`.
     pub idempotency: Option<Idempotency>,

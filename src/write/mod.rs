@@ -17,7 +17,7 @@ use serde_json::Value;
 pub use dry_run::{dry_run, DryRun};
 
 use crate::contract::{Contract, RecordKey, Rejection, Rejections, ValidatedRecord, Version};
-use crate::events::{ChangeEvent, EventType};
+use crate::events::{event_data, now_rfc3339, ChangeEvent, EventData, EventType};
 use crate::gateway::{Gateway, Target};
 use crate::metrics::Operation;
 use crate::systems::{self, Committed, Idempotency, IdempotencyKey, Mutation, Precondition, Write};
@@ -352,14 +352,16 @@ impl Gateway {
                 });
             }
         }
+        let data = if target.sees_pii {
+            event_data(record.body())
+        } else {
+            event_data(&contract.redact(record.body().clone()))
+        };
+        let data = data.map_err(|e| systems::Error::Fault(format!("an event's data: {e}")))?;
         let write = Write {
             contract: contract.name.clone(),
             key: record.key().clone(),
-            event_data: Some(if target.sees_pii {
-                record.body().clone()
-            } else {
-                contract.redact(record.body().clone())
-            }),
+            event_data: Some(data),
             mutation: Mutation::Put(record),
             precondition,
             patch,
@@ -475,7 +477,7 @@ impl Gateway {
 struct EventSource {
     contract: crate::contract::ContractName,
     key: RecordKey,
-    data: Option<Value>,
+    data: Option<EventData>,
 }
 
 impl EventSource {
@@ -494,6 +496,7 @@ impl EventSource {
             &self.key,
             committed.event_type,
             committed.revision,
+            &now_rfc3339(),
             self.data.clone(),
         )
     }

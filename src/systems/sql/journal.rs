@@ -574,7 +574,7 @@ pub(super) mod tests {
         Write {
             contract: customer.name.clone(),
             key: record.key().clone(),
-            event_data: Some(record.body().clone()),
+            event_data: Some(crate::events::event_data(record.body()).expect("JSON")),
             mutation: Mutation::Put(record),
             precondition: Precondition::Absent,
             patch: false,
@@ -657,6 +657,7 @@ pub(super) mod tests {
             &key,
             crate::events::EventType::Created,
             1,
+            &now_rfc3339(),
             None,
         );
         first.record(&event).await.expect("recorded");

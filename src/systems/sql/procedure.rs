@@ -262,7 +262,7 @@ impl RecordStatements {
         match &self.payload {
             Payload::Document => vec![
                 Param::Integer(i64::from(record.version().number())),
-                Param::Text(record.body().to_string()),
+                Param::Text(record.text().to_owned()),
                 Param::Text(now.to_owned()),
             ],
             Payload::Columns { fields, kinds, .. } => fields
@@ -419,6 +419,7 @@ impl Procedure {
             &write.key,
             event_type,
             revision,
+            &now,
             write.event_data,
         );
         self.insert_events(&mut *connection, std::slice::from_ref(&event), &now)

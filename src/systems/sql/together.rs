@@ -170,6 +170,7 @@ impl Procedure {
                 &write.key,
                 event_type,
                 revision,
+                &now,
                 write.event_data.take(),
             ));
             evented.push(index);
