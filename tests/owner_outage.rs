@@ -12,11 +12,8 @@ use support::{
     data, example_contracts, expect_problem, header, PrivatePostgres, Storage, TestGateway,
 };
 
-#[tokio::test]
-async fn a_postgres_owner_that_stops_answers_503_then_serves_again_once_back() {
-    let Some(server) = PrivatePostgres::start().await else {
-        return;
-    };
+/// A gateway whose embedded system is the private server's `crm` schema.
+async fn gateway_on(server: &PrivatePostgres) -> TestGateway {
     let mut config = Config::embedded(&example_contracts(), &std::env::temp_dir());
     config.systems = [(
         EMBEDDED_SYSTEM.to_owned(),
@@ -32,12 +29,21 @@ async fn a_postgres_owner_that_stops_answers_503_then_serves_again_once_back() {
         server: server.url(),
         schema: "crm".to_owned(),
     };
-    let gateway = TestGateway::with_config(config, storage).await;
-    let customer = |id: &str| {
-        let mut body = data("payloads/customer-v2.json");
-        body["id"] = json!(id);
-        body
+    TestGateway::with_config(config, storage).await
+}
+
+fn customer(id: &str) -> Value {
+    let mut body = data("payloads/customer-v2.json");
+    body["id"] = json!(id);
+    body
+}
+
+#[tokio::test]
+async fn a_postgres_owner_that_stops_answers_503_then_serves_again_once_back() {
+    let Some(server) = PrivatePostgres::start().await else {
+        return;
     };
+    let gateway = gateway_on(&server).await;
     assert_eq!(
         gateway.post("customer", 2, &customer("c-1")).await.status(),
         201
@@ -81,4 +87,33 @@ async fn a_postgres_owner_that_stops_answers_503_then_serves_again_once_back() {
         "nothing of the refused write"
     );
     assert_eq!(gateway.get("/readyz").await.status(), 200);
+}
+
+/// The writer keeps its connection from batch to batch; one that broke
+/// while the server restarted between two writes fails its `BEGIN`, and the
+/// write goes through on a new connection instead of failing.
+#[tokio::test]
+async fn the_first_write_after_a_quiet_restart_of_the_server_succeeds() {
+    let Some(server) = PrivatePostgres::start().await else {
+        return;
+    };
+    let gateway = gateway_on(&server).await;
+    assert_eq!(
+        gateway.post("customer", 2, &customer("c-1")).await.status(),
+        201
+    );
+    server.stop();
+    server.start_again();
+    let mut ready = false;
+    for _ in 0..40 {
+        ready = gateway.get("/readyz").await.status() == 200;
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(ready, "the server is back");
+    let first = gateway.post("customer", 2, &customer("c-2")).await;
+    assert_eq!(first.status(), 201, "{}", first.text().await.unwrap());
+    assert_eq!(gateway.probe().records("customer").await, 2);
 }
