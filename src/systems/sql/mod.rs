@@ -69,6 +69,9 @@ pub struct SqlOwner {
 /// and the ledger's statements and each prepared contract's.
 struct Procedure {
     dialect: &'static dyn Dialect,
+    /// Begins a batch's transaction and takes the savepoint a set-wise
+    /// batch falls back to (`together.rs`), in one round trip.
+    begin_batch: String,
     journal: JournalStatements,
     ledger: LedgerStatements,
     tables: ArcSwap<HashMap<ContractName, Arc<RecordStatements>>>,
@@ -117,6 +120,7 @@ impl SqlOwner {
         let keep = writer.options().get_max_connections() as usize > writers;
         let procedure = Arc::new(Procedure {
             dialect,
+            begin_batch: format!("{}; {}", dialect.begin(), together::TAKE_SAVEPOINT),
             journal: JournalStatements::new(dialect),
             ledger: LedgerStatements::new(dialect),
             tables: ArcSwap::default(),
@@ -216,7 +220,7 @@ impl Owner for SqlOwner {
     ) -> Result<Vec<Result<Committed, Error>>, Error> {
         let transaction = self
             .writer
-            .begin_with(self.procedure.dialect.begin())
+            .begin_with(self.procedure.begin_batch.clone())
             .await
             .map_err(|e| self.classify(e))?;
         self.procedure.commit_all(transaction, writes).await
@@ -324,7 +328,7 @@ impl Procedure {
         first: Pending,
         queue: &mut mpsc::Receiver<Pending>,
     ) -> Result<(), (sqlx::Error, Pending)> {
-        let transaction = match connection.begin_with(self.dialect.begin()).await {
+        let transaction = match connection.begin_with(self.begin_batch.clone()).await {
             Ok(transaction) => transaction,
             Err(error) => return Err((error, first)),
         };

@@ -10,7 +10,7 @@
 //! A statement the owner refuses (a trigger, a constraint, a key another
 //! instance created meanwhile, an idempotency key taken) cannot tell which
 //! write it refused: the batch then rolls back to the savepoint taken
-//! before the first change and is written again one write at a time, each
+//! as its transaction began and is written again one write at a time, each
 //! in its own savepoint, so the refused write fails alone.
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +25,12 @@ use super::Procedure;
 use crate::contract::{ContractName, Version};
 use crate::events::{now_rfc3339, ChangeEvent};
 use crate::systems::{Committed, Error, Mutation, Write};
+
+/// Taken as a batch's transaction begins (in the same round trip): a
+/// statement the owner refuses rolls the batch back to it, to be written
+/// one write at a time.
+pub const TAKE_SAVEPOINT: &str = "SAVEPOINT contractgate_batch";
+const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT contractgate_batch";
 
 /// The set-wise statements of a table in the default layout, spelled for a
 /// number of rows when used.
@@ -191,7 +197,7 @@ impl Procedure {
         match written {
             Ok(()) => Ok(Some(outcomes)),
             Err(refused) if refused.is_domain() => {
-                sqlx::query("ROLLBACK TO SAVEPOINT contractgate_batch")
+                sqlx::query(ROLLBACK_TO_SAVEPOINT)
                     .execute(&mut *connection)
                     .await
                     .map_err(|e| self.dialect.classify(e))?;
@@ -268,8 +274,7 @@ impl Procedure {
         Ok(found)
     }
 
-    /// The batch's changes, after a savepoint to fall back to: its rows,
-    /// its events and its ledger entries.
+    /// The batch's changes: its rows, its events and its ledger entries.
     async fn write_changes(
         &self,
         connection: &mut AnyConnection,
@@ -280,10 +285,6 @@ impl Procedure {
         now: &str,
     ) -> Result<(), Error> {
         let classify = |e| self.dialect.classify(e);
-        sqlx::query("SAVEPOINT contractgate_batch")
-            .execute(&mut *connection)
-            .await
-            .map_err(classify)?;
         for table in tables.into_values() {
             let set = set_of(&table.statements)?;
             for (rows, overwrite) in [(table.created, false), (table.replaced, true)] {
