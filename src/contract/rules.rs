@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel_interpreter::{Context, Program, Value as Cel};
+use cel_parser::ast::{EntryExpr, Expr, IdedExpr};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,6 +39,9 @@ pub struct Rule {
     /// absent.
     pub pointer: Option<JsonPointer>,
     program: Program,
+    /// The payload's top-level fields the rule reads, when it reads `self`
+    /// only through them; `None` when it uses `self` whole.
+    reads: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Rule {
@@ -59,12 +63,22 @@ impl Rule {
         let program = std::panic::catch_unwind(|| Program::compile(&file.expr))
             .map_err(|_| refused("the CEL parser failed on it".to_owned()))?
             .map_err(|e| refused(e.to_string()))?;
+        // The interpreter keeps its syntax tree to itself: the parser it
+        // uses reads the expression again, for the fields it reads.
+        let reads = cel_parser::Parser::default()
+            .parse(&file.expr)
+            .ok()
+            .and_then(|tree| {
+                let mut fields = Vec::new();
+                reads_self_through_fields(&tree, &mut fields).then_some(fields)
+            });
         Ok(Rule {
             name: file.name,
             expr: file.expr,
             message: file.message,
             pointer: file.pointer,
             program,
+            reads,
         })
     }
 
@@ -115,11 +129,80 @@ pub fn check_all(rules: &[Rule], payload: &Value) -> Vec<Violation> {
         return Vec::new();
     }
     let mut context = FUNCTIONS.new_inner_scope();
-    context.add_variable_from_value("self", to_cel(payload));
+    context.add_variable_from_value("self", self_of(rules, payload));
     rules
         .iter()
         .filter_map(|rule| rule.check(&context))
         .collect()
+}
+
+/// `self` for `rules`: only the fields they read, where each reads `self`
+/// only through its fields (most rules compare a few fields of a larger
+/// record), else the whole payload.
+fn self_of(rules: &[Rule], payload: &Value) -> Cel {
+    let Value::Object(object) = payload else {
+        return to_cel(payload);
+    };
+    let mut entries = HashMap::new();
+    for rule in rules {
+        let Some(fields) = &rule.reads else {
+            return to_cel(payload);
+        };
+        for field in fields {
+            if let Some(value) = object.get(field) {
+                entries
+                    .entry(field.clone())
+                    .or_insert_with(|| to_cel(value));
+            }
+        }
+    }
+    Cel::Map(entries.into())
+}
+
+/// Whether `expr` reads `self` only as `self.<field>` (or `has(...)` of
+/// it), adding those fields to `fields`. A `self` used otherwise (whole,
+/// indexed, or shadowed by a comprehension's variable) makes it false.
+fn reads_self_through_fields(expr: &IdedExpr, fields: &mut Vec<String>) -> bool {
+    match &expr.expr {
+        Expr::Select(select) => match &select.operand.expr {
+            Expr::Ident(name) if name == "self" => {
+                fields.push(select.field.clone());
+                true
+            }
+            _ => reads_self_through_fields(&select.operand, fields),
+        },
+        Expr::Ident(name) => name != "self",
+        Expr::Call(call) => all_read(call.target.as_deref().into_iter().chain(&call.args), fields),
+        Expr::Comprehension(c) => all_read(
+            [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ]
+            .map(|part| &**part),
+            fields,
+        ),
+        Expr::List(list) => all_read(&list.elements, fields),
+        Expr::Map(map) => all_read(map.entries.iter().flat_map(entry_exprs), fields),
+        Expr::Struct(object) => all_read(object.entries.iter().flat_map(entry_exprs), fields),
+        Expr::Literal(_) | Expr::Unspecified => true,
+    }
+}
+
+fn all_read<'a>(exprs: impl IntoIterator<Item = &'a IdedExpr>, fields: &mut Vec<String>) -> bool {
+    exprs
+        .into_iter()
+        .all(|expr| reads_self_through_fields(expr, fields))
+}
+
+/// The expressions of a map or struct literal's entry.
+fn entry_exprs(entry: &cel_parser::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &entry.expr {
+        EntryExpr::StructField(field) => vec![&field.value],
+        EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+    }
 }
 
 /// JSON as CEL values. Integers are CEL `int` when they fit (so that
@@ -196,6 +279,42 @@ mod tests {
             number[0].message.contains("not true or false"),
             "{number:?}"
         );
+    }
+
+    #[test]
+    fn a_rule_reading_fields_of_self_is_given_those_fields_and_any_other_the_whole_payload() {
+        let reads = |expr: &str| rule(expr).unwrap().reads;
+        let vip = "!(has(self.tags) && 'vip' in self.tags) || self.tier != 'standard'";
+        assert_eq!(
+            reads(vip),
+            Some(vec!["tags".into(), "tags".into(), "tier".into()])
+        );
+        assert_eq!(
+            reads("self.address.city == 'London'"),
+            Some(vec!["address".into()])
+        );
+        for whole in [
+            "size(self) == 3",
+            "self['tier'] == 'gold'",
+            "self == {'tier': 'gold'}",
+            "[1].all(self, self > 0) && self.tier == 'gold'",
+        ] {
+            assert_eq!(reads(whole), None, "{whole}");
+        }
+        let payload = json!({"tier": "gold", "tags": [], "address": {"city": "London"}});
+        for holds in [
+            "size(self) == 3",
+            "self.address.city == 'London' && !has(self.phones)",
+        ] {
+            assert!(broken(holds, payload.clone()).is_empty(), "{holds}");
+        }
+        // One rule that needs the whole payload gives it to all of them.
+        let rules = [
+            rule("size(self) == 3").unwrap(),
+            rule("self.tier == 'gold'").unwrap(),
+        ];
+        assert!(check_all(&rules, &payload).is_empty());
+        assert_eq!(check_all(&rules, &json!({"tier": "gold"})).len(), 1);
     }
 
     #[test]
