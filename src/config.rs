@@ -514,6 +514,7 @@ impl Config {
             systems: self
                 .systems_declared
                 .then(|| self.systems.keys().cloned().collect()),
+            ..LoadOptions::default()
         }
     }
 

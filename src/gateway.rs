@@ -122,8 +122,8 @@ impl Gateway {
     /// with every problem listed; so is a contract whose owner is not a
     /// configured system.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        let registry =
-            Registry::load(&config.contracts, &config.load_options()).map_err(|problems| {
+        let registry = Registry::load(&config.contracts, &config.load_options().serving())
+            .map_err(|problems| {
                 let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 anyhow::anyhow!(
                     "the contracts in {} have problems:\n  {}",

@@ -98,7 +98,7 @@ impl Gateway {
     /// The snapshot the folder holds now, checked and prepared.
     async fn next_snapshot(&self, current: &Snapshot) -> Result<Snapshot, Vec<String>> {
         let folder = self.config.contracts.clone();
-        let options = self.config.load_options();
+        let options = self.config.load_options().serving();
         // Loading reads files and compiles schemas: off the request threads.
         let loaded = tokio::task::spawn_blocking(move || Registry::load(&folder, &options))
             .await

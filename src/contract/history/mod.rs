@@ -31,20 +31,19 @@ use super::schema::{RefRoots, SchemaDocument, Violation};
 use super::Error;
 use transform::Way;
 
-/// Payloads generated per version.
-const PAYLOAD_CASES: u32 = 100;
-
 /// Every problem of the contract's history: versions that break its mode,
-/// steps that turn a valid payload into an invalid one.
+/// steps that turn a valid payload (of `cases` generated per version, and
+/// the examples) into an invalid one. `file` is `contract.yaml`'s path and
+/// text.
 pub(super) fn check(
     contract: &Contract,
     roots: &RefRoots,
-    file: &Path,
-    yaml: &str,
+    (file, yaml): (&Path, &str),
     examples: &[(Version, Value)],
+    cases: u32,
 ) -> Vec<Error> {
     let mut errors = modes(contract, roots, file, yaml);
-    errors.extend(payloads(contract, file, yaml, examples));
+    errors.extend(payloads(contract, file, yaml, examples, cases));
     errors
 }
 
@@ -294,6 +293,7 @@ fn payloads(
     file: &Path,
     yaml: &str,
     examples: &[(Version, Value)],
+    cases: u32,
 ) -> Vec<Error> {
     if contract.versions().len() < 2 {
         return Vec::new();
@@ -309,7 +309,7 @@ fn payloads(
             continue;
         };
         let last = RefCell::new(None);
-        let outcome = run(strategy, PAYLOAD_CASES, |payload| {
+        let outcome = run(strategy, cases, |payload| {
             walk(contract, version.version, &payload).map_err(|failure| {
                 let message = failure.to_string();
                 *last.borrow_mut() = Some(failure);
