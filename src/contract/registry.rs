@@ -328,7 +328,8 @@ fn load_contract(
         problems = history::check(
             &contract,
             roots,
-            (&file_path, &text),
+            &file_path,
+            &text,
             &examples,
             options.payload_cases,
         );

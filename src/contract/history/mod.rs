@@ -33,12 +33,12 @@ use transform::Way;
 
 /// Every problem of the contract's history: versions that break its mode,
 /// steps that turn a valid payload (of `cases` generated per version, and
-/// the examples) into an invalid one. `file` is `contract.yaml`'s path and
-/// text.
+/// the examples) into an invalid one.
 pub(super) fn check(
     contract: &Contract,
     roots: &RefRoots,
-    (file, yaml): (&Path, &str),
+    file: &Path,
+    yaml: &str,
     examples: &[(Version, Value)],
     cases: u32,
 ) -> Vec<Error> {
