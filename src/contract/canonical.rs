@@ -28,9 +28,10 @@ pub fn schema_hash(schema: &Schema, path: &Path, roots: &RefRoots) -> Result<Str
     let text = match schema.avro() {
         Some(avro) => avro.canonical_form(),
         None => {
-            let mut text = canonical_json(schema.raw());
+            let raw = schema.raw();
+            let mut text = canonical_json(&raw);
             let mut seen = HashSet::from([path.to_path_buf()]);
-            append_references(path, schema.raw(), roots, &mut seen, &mut text)?;
+            append_references(path, &raw, roots, &mut seen, &mut text)?;
             text
         }
     };

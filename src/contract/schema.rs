@@ -171,7 +171,10 @@ impl std::fmt::Display for Violation {
 
 /// A compiled schema of either language.
 pub struct Schema {
-    raw: Value,
+    /// The document as written, as JSON text: parsed, it costs about ten
+    /// times as much for as long as the contract is served, and only
+    /// loading's checks and the schema route read it.
+    raw: Box<str>,
     /// Where it was read from and what its `$ref`s may reach, for the
     /// questions asked of its properties.
     path: PathBuf,
@@ -219,7 +222,7 @@ impl Schema {
             }
         };
         Ok(Self {
-            raw: document.raw.clone(),
+            raw: document.raw.to_string().into(),
             path: document.path.clone(),
             roots: roots.clone(),
             compiled,
@@ -228,8 +231,9 @@ impl Schema {
     }
 
     /// The schema document as written.
-    pub fn raw(&self) -> &Value {
-        &self.raw
+    pub fn raw(&self) -> Value {
+        // The text is a serialized `Value`: it always parses back.
+        serde_json::from_str(&self.raw).unwrap_or_default()
     }
 
     /// The JSON Schema (2020-12) of the payloads it accepts, standing on
@@ -309,9 +313,10 @@ impl Schema {
         match &self.compiled {
             Compiled::Json(_) => {
                 let segments = pointer.segments();
+                let raw = self.raw();
                 segments.is_empty()
                     || PropertyWalk::declares(&self.roots)
-                        .holds(&self.path, &self.raw, &self.raw, segments, 0)
+                        .holds(&self.path, &raw, &raw, segments, 0)
             }
             Compiled::Avro(schema) => schema.declares(pointer),
         }
@@ -322,13 +327,16 @@ impl Schema {
     /// downgrade has to give back.
     pub fn requires(&self, pointer: &JsonPointer) -> bool {
         match &self.compiled {
-            Compiled::Json(_) => PropertyWalk::requires(&self.roots).holds(
-                &self.path,
-                &self.raw,
-                &self.raw,
-                pointer.segments(),
-                0,
-            ),
+            Compiled::Json(_) => {
+                let raw = self.raw();
+                PropertyWalk::requires(&self.roots).holds(
+                    &self.path,
+                    &raw,
+                    &raw,
+                    pointer.segments(),
+                    0,
+                )
+            }
             Compiled::Avro(schema) => schema.requires(pointer),
         }
     }

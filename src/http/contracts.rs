@@ -143,7 +143,7 @@ pub(super) async fn schema(
     let (contract, version) = gateway.lookup(&name, &version)?;
     let schema = contract
         .version(version)
-        .map(|v| v.schema.raw().clone())
+        .map(|v| v.schema.raw())
         .unwrap_or_default();
     let mut response = Json(schema).into_response();
     set_contract_version(response.headers_mut(), version);

@@ -122,7 +122,7 @@ fn judge(
         Direction::Forward => (newer, Way::Downgrade),
     };
     let format = writer.schema.format();
-    let mut transformed = writer.schema.raw().clone();
+    let mut transformed = writer.schema.raw();
     let ordered: Vec<&ContractVersion> = match way {
         Way::Upgrade => hops.iter().collect(),
         Way::Downgrade => hops.iter().rev().collect(),
@@ -144,10 +144,10 @@ fn judge(
     let (old, new) = match direction {
         Direction::Backward => (
             version(older, transformed)?,
-            version(newer, newer.schema.raw().clone())?,
+            version(newer, newer.schema.raw())?,
         ),
         Direction::Forward => (
-            version(older, older.schema.raw().clone())?,
+            version(older, older.schema.raw())?,
             version(newer, transformed)?,
         ),
     };
@@ -342,10 +342,10 @@ fn strategy(version: &ContractVersion, examples: Vec<Value>) -> Option<BoxedStra
         None => {
             let raw = version.schema.raw();
             let mut names = Vec::new();
-            names_in(raw, &mut names);
+            names_in(&raw, &mut names);
             names.sort();
             names.dedup();
-            JsonInstances::new(raw, names).payloads()
+            JsonInstances::new(&raw, names).payloads()
         }
     };
     if examples.is_empty() {
@@ -412,7 +412,7 @@ mod tests {
                 SchemaDocument {
                     path: schema_path(customer, v).unwrap(),
                     format: v.schema.format(),
-                    raw: v.schema.raw().clone(),
+                    raw: v.schema.raw(),
                 },
                 roots.clone(),
             )
