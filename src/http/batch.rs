@@ -124,11 +124,10 @@ type InFlight = tokio::task::JoinHandle<Bytes>;
 async fn write_lines(
     gateway: Arc<Gateway>,
     target: Target,
-    data: impl futures_util::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
+    mut data: impl futures_util::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
     results: mpsc::Sender<Bytes>,
 ) {
     let limits = gateway.config().limits;
-    let mut data = data;
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk: Chunk = Vec::new();
     let mut number = 0;
