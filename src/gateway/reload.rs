@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 use serde::Serialize;
 
 use super::{Gateway, Snapshot};
@@ -183,7 +183,7 @@ fn same_storage(previous: &Contract, next: &Contract) -> bool {
 
 /// Watches the contracts folder while it lives.
 pub struct Watcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher>,
+    _watcher: notify::RecommendedWatcher,
 }
 
 /// Reloads the gateway's contracts whenever its folder changed and then
@@ -192,23 +192,34 @@ pub struct Watcher {
 pub fn watch(gateway: Arc<Gateway>) -> anyhow::Result<Watcher> {
     // One pending change is enough: the reload after it sees them all.
     let (changed, mut changes) = tokio::sync::mpsc::channel(1);
-    let quiet = Duration::from_millis(gateway.config.reload.debounce_ms);
-    let mut debouncer = new_debouncer(quiet, move |events: DebounceEventResult| match events {
-        Ok(_) => {
-            let _ = changed.try_send(());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        match event {
+            // Opening or reading changes nothing, and every look at the
+            // folder (a reload's, the fingerprint's) opens it: counted,
+            // they would rescan it for ever.
+            Ok(event) if is_read(&event.kind) => {}
+            Ok(_) => {
+                let _ = changed.try_send(());
+            }
+            Err(error) => tracing::warn!(%error, "watching the contracts folder failed"),
         }
-        Err(error) => tracing::warn!(%error, "watching the contracts folder failed"),
     })?;
-    debouncer
-        .watcher()
-        .watch(&gateway.config.contracts, RecursiveMode::Recursive)?;
-    // Ends when the debouncer, and with it the sender, is dropped. The
-    // watcher also reports files being read, a reload's own reads among
-    // them: only a folder whose files changed is reloaded.
+    watcher.watch(&gateway.config.contracts, RecursiveMode::Recursive)?;
+    let quiet = Duration::from_millis(gateway.config.reload.debounce_ms);
     let folder = gateway.config.contracts.clone();
     let mut loaded = fingerprint(&folder);
+    // Ends when the watcher, and with it the sender, is dropped. Attribute
+    // changes (a `touch`) get through the filter above: only a folder
+    // whose files changed is reloaded.
     tokio::spawn(async move {
         while changes.recv().await.is_some() {
+            loop {
+                match tokio::time::timeout(quiet, changes.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
             let now = fingerprint(&folder);
             if now != loaded {
                 loaded = now;
@@ -216,9 +227,12 @@ pub fn watch(gateway: Arc<Gateway>) -> anyhow::Result<Watcher> {
             }
         }
     });
-    Ok(Watcher {
-        _debouncer: debouncer,
-    })
+    Ok(Watcher { _watcher: watcher })
+}
+
+/// An event that only says a file or folder was opened or read.
+fn is_read(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::Access(access) if *access != AccessKind::Close(AccessMode::Write))
 }
 
 /// Every file below `folder` with its size and modification time, in
@@ -259,4 +273,31 @@ pub fn reload_on_hangup(
             gateway.reload().await;
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, DataChange, ModifyKind};
+
+    use super::*;
+
+    #[test]
+    fn opening_and_reading_are_reads_and_writing_is_not() {
+        for read in [
+            AccessKind::Open(AccessMode::Any),
+            AccessKind::Read,
+            AccessKind::Close(AccessMode::Read),
+            AccessKind::Any,
+        ] {
+            assert!(is_read(&EventKind::Access(read)), "{read:?}");
+        }
+        for change in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Any,
+        ] {
+            assert!(!is_read(&change), "{change:?}");
+        }
+    }
 }
