@@ -96,11 +96,15 @@ pub async fn open(path: &Path) -> anyhow::Result<SqlOwner> {
         .after_connect(|connection, _| {
             Box::pin(async move {
                 // WAL lets readers work beside the writer; FULL makes a
-                // commit acknowledged to a client survive power loss.
+                // commit acknowledged to a client survive power loss. A
+                // batch's multi-row statements keep statement journals and
+                // `IN` lists in temporary storage: memory, not a file
+                // created and unlinked per batch.
                 connection
                     .execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;
+                         PRAGMA temp_store = MEMORY;",
                     )
                     .await?;
                 Ok(())
