@@ -3,6 +3,8 @@
 //! default `info,sqlx=warn`). Built with the `otel` feature and given
 //! `log.otlp`, spans are also exported over OTLP/HTTP.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -23,7 +25,10 @@ pub fn init(log: &Log) -> anyhow::Result<Telemetry> {
     let (export, telemetry) = export(log)?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
     let lines = match log.format {
+        // Colours only for a terminal: escape codes in a file or a log
+        // collector are noise, and cost a tenth of each access line.
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .boxed(),
         // Each line carries the spans it was logged in: the request id.
