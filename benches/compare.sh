@@ -17,7 +17,7 @@
 #   raw … multi-row  BULK rows from one process, 500 rows per INSERT, each
 #                    INSERT its own transaction
 #   gateway bulk     the same BULK rows as one NDJSON request to
-#                    …/records:batch (chunks of 500, each line validated,
+#                    …/records:batch (chunks of 2,000, each line validated,
 #                    upgraded and committed with its change event)
 # Needs the servers of .ci/run (PostgreSQL, MariaDB) and installs wrk from
 # Debian when it is missing. Nothing here asserts a speed.

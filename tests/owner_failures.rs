@@ -211,16 +211,16 @@ async fn a_write_that_outlives_the_timeout_may_still_commit_and_then_emits_its_e
 #[tokio::test]
 async fn a_bulk_chunk_is_all_or_nothing_when_the_owner_fails_and_says_which_lines_committed() {
     let gateway = TestGateway::spawn(&example_contracts()).await;
-    // The owner fails on line 550's write: its chunk (lines 501–600) goes,
-    // the first chunk (lines 1–500) stays.
+    // The owner fails on line 2,050's write: its chunk (lines 2,001–2,100)
+    // goes, the first chunk (lines 1–2,000) stays.
     administer(
         &gateway,
         "CREATE TRIGGER broken BEFORE INSERT ON contractgate_outbox
-         WHEN NEW.record_key = 'c-550'
+         WHEN NEW.record_key = 'c-2050'
          BEGIN SELECT zeroblob(2000000000); END",
     )
     .await;
-    let body: Vec<String> = (1..=600)
+    let body: Vec<String> = (1..=2100)
         .map(|i| {
             json!({"id": format!("c-{i}"), "name": "Ada", "email": "ada@example.com"}).to_string()
         })
@@ -241,13 +241,13 @@ async fn a_bulk_chunk_is_all_or_nothing_when_the_owner_fails_and_says_which_line
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(results.len(), 600);
+    assert_eq!(results.len(), 2100);
     for (index, result) in results.iter().enumerate() {
         let line = index as u64 + 1;
         assert_eq!(result["line"], line);
-        let expected = if line <= 500 { 201 } else { 503 };
+        let expected = if line <= 2000 { 201 } else { 503 };
         assert_eq!(result["status"], expected, "line {line}: {result}");
     }
-    assert_eq!(gateway.probe().records("customer").await, 500);
-    assert_eq!(gateway.probe().events().await.len(), 500);
+    assert_eq!(gateway.probe().records("customer").await, 2000);
+    assert_eq!(gateway.probe().events().await.len(), 2000);
 }

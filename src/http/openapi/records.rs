@@ -534,7 +534,7 @@ fn batch(described: &Described) -> Value {
         },
     });
     let answer = json!({
-        "description": "The result of every line, one NDJSON line each, in input order, streamed as chunks of lines are written (each chunk of up to 500 lines in one transaction). Each line is `{\"line\", \"status\": 201|200, \"key\", \"revision\"}` for a write, or `{\"line\", \"status\", \"problem\"}` with the problem a single write would have got; `line` counts the non-blank input lines from 1. The schema is that of one result line.",
+        "description": "The result of every line, one NDJSON line each, in input order, streamed as chunks of lines are written (each chunk of up to 2,000 lines in one transaction). Each line is `{\"line\", \"status\": 201|200, \"key\", \"revision\"}` for a write, or `{\"line\", \"status\", \"problem\"}` with the problem a single write would have got; `line` counts the non-blank input lines from 1. The schema is that of one result line.",
         "headers": described.version_headers(),
         "content": {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/BatchResult"}}},
     });
