@@ -136,10 +136,52 @@ async fn a_bulk_request_that_is_not_ndjson_is_415_and_an_unknown_contract_404(ba
     support::nothing_written(&gateway).await;
 }
 
+/// Chunks commit two at a time; a key written in several chunks still ends
+/// as its last line says, its events in line order.
+async fn a_key_written_in_several_chunks_ends_as_its_last_line(backend: Backend) {
+    let gateway = TestGateway::on(backend, &support::example_contracts()).await;
+    // Chunks are 2,000 lines: the key is in the first, second and third.
+    let named =
+        |name: &str| json!({"id": "c-0", "name": name, "email": "ada@example.com"}).to_string();
+    let mut lines: Vec<String> = (1..=4100).map(|n| customer(&format!("c-{n}"))).collect();
+    lines[0] = named("first");
+    lines[2000] = named("second");
+    lines[4000] = named("third");
+    let results = post_lines(&gateway, BATCH, &lines).await;
+    assert_eq!(results.len(), 4100);
+    for (index, revision) in [(0, 1), (2000, 2), (4000, 3)] {
+        assert_eq!(results[index]["key"], "c-0", "{}", results[index]);
+        assert_eq!(results[index]["revision"], revision, "{}", results[index]);
+    }
+    let stored = gateway.probe().stored("customer", "c-0").await.unwrap();
+    assert_eq!(
+        (stored.revision, &stored.body["full_name"]),
+        (3, &json!("third"))
+    );
+    let written: Vec<(Value, Value)> = gateway
+        .probe()
+        .events()
+        .await
+        .into_iter()
+        .filter(|event| event["subject"] == "c-0")
+        .map(|event| (event["type"].clone(), event["data"]["full_name"].clone()))
+        .collect();
+    assert_eq!(
+        written,
+        [
+            (json!("customer.created"), json!("first")),
+            (json!("customer.replaced"), json!("second")),
+            (json!("customer.replaced"), json!("third")),
+        ]
+    );
+    assert_eq!(gateway.probe().records("customer").await, 4098);
+}
+
 on_every_owner!(
     a_bulk_request_commits_exactly_the_valid_lines_and_reports_the_others,
     a_line_the_owner_refuses_fails_alone_in_its_chunk,
     a_bulk_request_that_is_not_ndjson_is_415_and_an_unknown_contract_404,
+    a_key_written_in_several_chunks_ends_as_its_last_line,
 );
 
 /// curl sends `Expect: 100-continue` before a large body and waits up to a

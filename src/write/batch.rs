@@ -22,6 +22,13 @@ pub struct PreparedLines {
     written: Vec<(usize, RecordKey, Value)>,
 }
 
+impl PreparedLines {
+    /// The keys the chunk writes.
+    pub fn keys(&self) -> impl Iterator<Item = &RecordKey> {
+        self.written.iter().map(|(_, key, _)| key)
+    }
+}
+
 impl Gateway {
     /// Checks a chunk of lines (number, body) as creates or replaces — the
     /// key comes from each body, as for PUT without `If-Match`. Each line
