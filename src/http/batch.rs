@@ -35,7 +35,7 @@ use crate::write::{LineOutcome, PreparedLines};
 
 /// Lines written together at most: a chunk is one transaction. 2,000
 /// rather than 500 commits (and syncs) a quarter as often: bulk loads went
-/// 14 % faster on SQLite and 5 % on PostgreSQL, for two chunks in memory.
+/// 14 % faster on SQLite and 5 % on PostgreSQL, for a few megabytes more.
 const CHUNK_LINES: usize = 2000;
 
 /// Chunks committing at once. A server owner's commit of a chunk is one
