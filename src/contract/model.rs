@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -283,6 +284,18 @@ impl Contract {
         version: Version,
         payload: Value,
     ) -> Result<(ValidatedRecord, Value), Rejection> {
+        self.accept_keeping(version, payload, Value::clone)
+    }
+
+    /// [`Contract::accept`], keeping of the payload as the client's version
+    /// has it only what `keep` takes: a caller whose answer carries no body
+    /// (a bulk line, a dry run) saves copying it.
+    pub fn accept_keeping<T>(
+        &self,
+        version: Version,
+        payload: Value,
+        keep: impl FnOnce(&Value) -> T,
+    ) -> Result<(ValidatedRecord, T), Rejection> {
         let sent = self.version_or_reject(version)?;
         let violations = sent.schema.validate(&payload);
         if !violations.is_empty() {
@@ -307,11 +320,12 @@ impl Contract {
             });
         }
         let stored = self.stored_version();
+        let kept = keep(&as_sent);
         // Sent in the stored version: it was just checked against it.
         let body = if version == stored.version {
-            as_sent.clone()
+            as_sent
         } else {
-            let body = self.convert(as_sent.clone(), version, stored.version);
+            let body = self.convert(as_sent, version, stored.version);
             self.checked(stored, body)?
         };
         let record = ValidatedRecord {
@@ -320,7 +334,7 @@ impl Contract {
             text: body.to_string(),
             body,
         };
-        Ok((record, as_sent))
+        Ok((record, kept))
     }
 
     /// A stored body, expressed in `version` and checked against it.
@@ -473,9 +487,79 @@ impl Contract {
     pub fn redact(&self, mut body: Value) -> Value {
         for pointer in &self.pii {
             if let Some(slot) = pointer.get_mut(&mut body) {
-                *slot = Value::String("[redacted]".to_owned());
+                *slot = Value::String(REDACTED.to_owned());
             }
         }
         body
+    }
+
+    /// A record's body as JSON text with PII fields replaced, as
+    /// [`Contract::redact`] gives it, for change events: the values are
+    /// swapped out of the body and back, not the whole body cloned.
+    pub fn redacted_json(&self, record: &mut ValidatedRecord) -> serde_json::Result<Box<RawValue>> {
+        redacted_json(&self.pii, &mut record.body)
+    }
+}
+
+/// What a PII value reads as where it is withheld.
+const REDACTED: &str = "[redacted]";
+
+fn redacted_json(pii: &[JsonPointer], body: &mut Value) -> serde_json::Result<Box<RawValue>> {
+    let mut taken = Vec::new();
+    for pointer in pii {
+        if let Some(slot) = pointer.get_mut(body) {
+            taken.push((
+                pointer,
+                std::mem::replace(slot, Value::String(REDACTED.to_owned())),
+            ));
+        }
+    }
+    let json = serde_json::value::to_raw_value(body);
+    // Put back last taken first: a field redacted inside one redacted
+    // later then finds its parent object back.
+    for (pointer, value) in taken.into_iter().rev() {
+        if let Some(slot) = pointer.get_mut(body) {
+            *slot = value;
+        }
+    }
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn redacted_json_withholds_pii_in_any_order_and_leaves_the_body_as_it_was() {
+        let body = json!({"id": "c-1", "email": "ada@example.com",
+            "address": {"zip": "SW1Y", "city": "London"}, "phones": ["+44 1", "+44 2"]});
+        let pointers = |texts: &[&str]| -> Vec<JsonPointer> {
+            texts
+                .iter()
+                .map(|t| JsonPointer::parse(t).unwrap())
+                .collect()
+        };
+        for pii in [
+            pointers(&[
+                "/email",
+                "/address/zip",
+                "/address",
+                "/phones/1",
+                "/missing",
+            ]),
+            pointers(&["/address", "/address/zip", "/phones/1", "/email"]),
+        ] {
+            let mut record = body.clone();
+            let json = redacted_json(&pii, &mut record).unwrap();
+            let redacted: Value = serde_json::from_str(json.get()).unwrap();
+            assert_eq!(
+                redacted,
+                json!({"id": "c-1", "email": REDACTED, "address": REDACTED,
+                    "phones": ["+44 1", REDACTED]})
+            );
+            assert_eq!(record, body);
+        }
     }
 }

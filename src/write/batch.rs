@@ -18,14 +18,14 @@ pub struct PreparedLines {
     /// The lines refused already.
     refused: Vec<LineOutcome>,
     writes: Vec<Write>,
-    /// Per write: its line, key and the body answered.
-    written: Vec<(usize, RecordKey, Value)>,
+    /// Per write: its line and key.
+    written: Vec<(usize, RecordKey)>,
 }
 
 impl PreparedLines {
     /// The keys the chunk writes.
     pub fn keys(&self) -> impl Iterator<Item = &RecordKey> {
-        self.written.iter().map(|(_, key, _)| key)
+        self.written.iter().map(|(_, key)| key)
     }
 }
 
@@ -46,11 +46,11 @@ impl Gateway {
         };
         for (line, body) in lines {
             let checked = self
-                .prepare_put(target, None, body, Precondition::None, false, None)
+                .prepare_put(target, None, body, Precondition::None, false, |_| ())
                 .await;
             match checked {
-                Ok((write, sent)) => {
-                    prepared.written.push((line, write.key.clone(), sent));
+                Ok((write, ())) => {
+                    prepared.written.push((line, write.key.clone()));
                     prepared.writes.push(write);
                 }
                 Err(error) => prepared.refused.push((line, Err(error))),
@@ -71,10 +71,10 @@ impl Gateway {
         } = prepared;
         match self.commit_together(target, writes).await {
             Ok(committed) => {
-                for ((line, key, sent), result) in written.into_iter().zip(committed) {
+                for ((line, key), result) in written.into_iter().zip(committed) {
                     let outcome = result
                         .map_err(Error::from)
-                        .map(|committed| Outcome::committed(key, &committed, Some(sent)));
+                        .map(|committed| Outcome::committed(key, &committed, None));
                     outcomes.push((line, outcome));
                 }
             }

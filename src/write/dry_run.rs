@@ -24,10 +24,11 @@ pub struct DryRun<'c> {
 /// Checks `body` as a write of `version` would be checked, and upgrades it
 /// to the stored version; stores nothing.
 pub fn dry_run(contract: &Contract, version: Version, body: Value) -> Result<DryRun<'_>, Error> {
-    let (record, _) = accept(contract, version, body).map_err(|rejection| Error::Rejected {
-        contract: contract.name.to_string(),
-        rejection,
-    })?;
+    let (record, ()) =
+        accept(contract, version, body, |_| ()).map_err(|rejection| Error::Rejected {
+            contract: contract.name.to_string(),
+            rejection,
+        })?;
     Ok(DryRun {
         valid: true,
         stored_version: record.version(),

@@ -131,18 +131,21 @@ pub struct Read {
     pub body: Value,
 }
 
-/// The whole check a write gets; a refusal's messages quote no value
-/// tagged PII.
-fn accept(
+/// The whole check a write gets ([`Contract::accept_keeping`]); a
+/// refusal's messages quote no value tagged PII.
+fn accept<T>(
     contract: &Contract,
     version: Version,
     body: Value,
-) -> Result<(ValidatedRecord, Value), Rejection> {
+    keep: impl FnOnce(&Value) -> T,
+) -> Result<(ValidatedRecord, T), Rejection> {
     let pii = contract.pii_texts(&body);
-    contract.accept(version, body).map_err(|mut rejection| {
-        contract.redact_violations(&mut rejection.violations, &pii);
-        rejection
-    })
+    contract
+        .accept_keeping(version, body, keep)
+        .map_err(|mut rejection| {
+            contract.redact_violations(&mut rejection.violations, &pii);
+            rejection
+        })
 }
 
 /// How often a patch is retried when another write slips in between its
@@ -309,38 +312,44 @@ impl Gateway {
         patch: bool,
         idempotency: Option<Idempotency>,
     ) -> Result<Outcome, Error> {
-        let (write, sent) = self
-            .prepare_put(target, path_key, body, precondition, patch, idempotency)
+        let (mut write, sent) = self
+            .prepare_put(target, path_key, body, precondition, patch, Value::clone)
             .await?;
+        // The ledger keeps the answer the client is about to get.
+        write.idempotency = idempotency.map(|idempotency| Idempotency {
+            response: Some(sent.clone()),
+            ..idempotency
+        });
         let key = write.key.clone();
         let committed = self.commit(target, write).await?;
         tracing::debug!(revision = committed.revision, event = ?committed.event_type, "write committed");
         Ok(Outcome::committed(key, &committed, Some(sent)))
     }
 
-    /// A put's write and the payload as the client's version has it: the
-    /// checks every create, replace, patch and bulk line runs before
-    /// anything is written. A refusal is counted, kept when the contract
-    /// keeps rejections, and names no PII value.
-    async fn prepare_put(
+    /// A put's write (with no idempotency key) and what `keep` took from
+    /// the payload as the client's version has it: the checks every
+    /// create, replace, patch and bulk line runs before anything is
+    /// written. A refusal is counted, kept when the contract keeps
+    /// rejections, and names no PII value.
+    async fn prepare_put<T>(
         &self,
         target: &Target,
         path_key: Option<RecordKey>,
         body: Value,
         precondition: Precondition,
         patch: bool,
-        idempotency: Option<Idempotency>,
-    ) -> Result<(Write, Value), Error> {
+        keep: impl FnOnce(&Value) -> T,
+    ) -> Result<(Write, T), Error> {
         let contract = &target.contract;
         // The payload to keep once `accept` consumed it, when the contract
         // keeps rejections.
         let kept = (contract.rejections == Rejections::Keep).then(|| body.clone());
         let started = Instant::now();
-        let accepted = accept(contract, target.version, body);
+        let accepted = accept(contract, target.version, body, keep);
         let upgraded = target.version != contract.stored_version().version;
         self.metrics()
             .check(contract.name.as_str(), upgraded, started.elapsed());
-        let (record, sent) = match accepted {
+        let (mut record, sent) = match accepted {
             Ok(accepted) => accepted,
             Err(rejection) => return Err(self.rejected(target, rejection, kept).await),
         };
@@ -355,7 +364,7 @@ impl Gateway {
         let data = if target.sees_pii {
             event_data(record.body())
         } else {
-            event_data(&contract.redact(record.body().clone()))
+            contract.redacted_json(&mut record)
         };
         let data = data.map_err(|e| systems::Error::Fault(format!("an event's data: {e}")))?;
         let write = Write {
@@ -365,11 +374,7 @@ impl Gateway {
             mutation: Mutation::Put(record),
             precondition,
             patch,
-            // The ledger keeps the answer the client is about to get.
-            idempotency: idempotency.map(|idempotency| Idempotency {
-                response: Some(sent.clone()),
-                ..idempotency
-            }),
+            idempotency: None,
         };
         Ok((write, sent))
     }
