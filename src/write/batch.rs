@@ -33,7 +33,7 @@ impl Gateway {
     /// Checks a chunk of lines (number, body) as creates or replaces — the
     /// key comes from each body, as for PUT without `If-Match`. Each line
     /// is checked on its own.
-    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version, lines = lines.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(contract = %target.contract.name, version = %target.version, lines = lines.len()))]
     pub async fn prepare_lines(
         &self,
         target: &Target,
@@ -62,7 +62,7 @@ impl Gateway {
     /// Commits a checked chunk together, where a line the owner refuses
     /// fails alone. If the owner fails, no line of the chunk is written and
     /// each says so. Outcomes come in line order.
-    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version, lines = prepared.writes.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(contract = %target.contract.name, version = %target.version, lines = prepared.writes.len()))]
     pub async fn commit_lines(&self, target: &Target, prepared: PreparedLines) -> Vec<LineOutcome> {
         let PreparedLines {
             refused: mut outcomes,

@@ -155,7 +155,7 @@ const PATCH_ATTEMPTS: usize = 5;
 impl Gateway {
     /// POST: creates a record; its key comes from the body. Every write
     /// takes the client's idempotency key, if it sent one.
-    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
+    #[tracing::instrument(level = "debug", skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn create(
         &self,
         target: &Target,
@@ -171,7 +171,7 @@ impl Gateway {
     }
 
     /// PUT: creates or replaces the record at `key`.
-    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
+    #[tracing::instrument(level = "debug", skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn replace(
         &self,
         target: &Target,
@@ -191,7 +191,7 @@ impl Gateway {
 
     /// PATCH: applies a JSON merge patch (RFC 7396) to the record as the
     /// client's version sees it, then validates the result like any write.
-    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
+    #[tracing::instrument(level = "debug", skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn patch(
         &self,
         target: &Target,
@@ -248,7 +248,7 @@ impl Gateway {
     }
 
     /// DELETE: removes the record at `key`.
-    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
+    #[tracing::instrument(level = "debug", skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn delete(
         &self,
         target: &Target,
@@ -276,7 +276,7 @@ impl Gateway {
     }
 
     /// GET: the record at `key`, in the client's version.
-    #[tracing::instrument(skip_all, fields(contract = %target.contract.name, version = %target.version))]
+    #[tracing::instrument(level = "debug", skip_all, fields(contract = %target.contract.name, version = %target.version))]
     pub async fn read(&self, target: &Target, key: &RecordKey) -> Result<Read, Error> {
         let contract = &target.contract;
         let stored = self
