@@ -32,6 +32,18 @@ async fn gateway_on(server: &PrivatePostgres) -> TestGateway {
     TestGateway::with_config(config, storage).await
 }
 
+/// A private server and a gateway on it that has written `c-1`; none
+/// when no private server can be started here.
+async fn written_once() -> Option<(PrivatePostgres, TestGateway)> {
+    let server = PrivatePostgres::start().await?;
+    let gateway = gateway_on(&server).await;
+    assert_eq!(
+        gateway.post("customer", 2, &customer("c-1")).await.status(),
+        201
+    );
+    Some((server, gateway))
+}
+
 fn customer(id: &str) -> Value {
     let mut body = data("payloads/customer-v2.json");
     body["id"] = json!(id);
@@ -40,14 +52,9 @@ fn customer(id: &str) -> Value {
 
 #[tokio::test]
 async fn a_postgres_owner_that_stops_answers_503_then_serves_again_once_back() {
-    let Some(server) = PrivatePostgres::start().await else {
+    let Some((server, gateway)) = written_once().await else {
         return;
     };
-    let gateway = gateway_on(&server).await;
-    assert_eq!(
-        gateway.post("customer", 2, &customer("c-1")).await.status(),
-        201
-    );
 
     server.stop();
     let refused = gateway.post("customer", 2, &customer("c-2")).await;
@@ -94,14 +101,9 @@ async fn a_postgres_owner_that_stops_answers_503_then_serves_again_once_back() {
 /// write goes through on a new connection instead of failing.
 #[tokio::test]
 async fn the_first_write_after_a_quiet_restart_of_the_server_succeeds() {
-    let Some(server) = PrivatePostgres::start().await else {
+    let Some((server, gateway)) = written_once().await else {
         return;
     };
-    let gateway = gateway_on(&server).await;
-    assert_eq!(
-        gateway.post("customer", 2, &customer("c-1")).await.status(),
-        201
-    );
     server.stop();
     server.start_again();
     let mut ready = false;
