@@ -494,7 +494,49 @@ async fn records_stored_before_a_new_version_are_upgraded_on_read_and_write(back
     assert_eq!((stored.version, stored.revision), (3, 2));
 }
 
+/// A contract's table is created on its first write or read, not at start
+/// (a start with 10,000 contracts would create 10,000 tables), and found
+/// again by the next start.
+async fn a_contracts_table_is_created_on_first_use_and_found_after_a_restart(backend: Backend) {
+    let gateway = TestGateway::on(backend, &example_contracts()).await;
+    let probe = gateway.probe();
+    assert!(!probe.has_table("customer").await);
+    assert!(!probe.has_table("order").await);
+
+    let path = "/contracts/customer/v1/records/c-1";
+    expect_problem(gateway.get(path).await, 404, "unknown-record").await;
+    assert!(probe.has_table("customer").await);
+    assert!(!probe.has_table("order").await);
+    let created = gateway
+        .post("customer", 1, &data("payloads/customer-v1.json"))
+        .await;
+    assert_eq!(created.status(), 201);
+
+    let gateway = gateway.restart(&example_contracts()).await;
+    assert_eq!(gateway.get(path).await.status(), 200);
+    assert_eq!(gateway.probe().records("customer").await, 1);
+    assert!(!gateway.probe().has_table("order").await);
+}
+
+/// Two gateway instances on one database whose first writes to a contract
+/// come at once: both create its table, and both writes land.
+async fn two_instances_first_writes_to_a_contract_both_land(backend: Backend) {
+    let first = TestGateway::on(backend, &example_contracts()).await;
+    let second = first.another_instance().await;
+    let one = data("payloads/customer-v1.json");
+    let mut two = one.clone();
+    two["id"] = json!("c-2");
+    let (a, b) = tokio::join!(
+        first.post("customer", 1, &one),
+        second.post("customer", 1, &two)
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (201, 201));
+    assert_eq!(first.probe().records("customer").await, 2);
+}
+
 on_every_owner!(
+    two_instances_first_writes_to_a_contract_both_land,
+    a_contracts_table_is_created_on_first_use_and_found_after_a_restart,
     a_v1_customer_is_stored_as_v3_and_read_back_in_v1_or_v2,
     every_write_leaves_one_change_event_with_pii_redacted,
     put_creates_then_replaces_and_bumps_the_revision,

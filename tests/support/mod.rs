@@ -250,6 +250,24 @@ impl Storage {
             .expect("the SQL runs");
     }
 
+    /// Whether a table is there: a contract's own table is created on its
+    /// first write or read.
+    pub async fn has_table(&self, table: &str) -> bool {
+        let sql = match self {
+            Storage::Sqlite(_) => {
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ?".to_owned()
+            }
+            Storage::Postgres { schema, .. } => format!(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = '{schema}' AND tablename = $1"
+            ),
+            Storage::Mysql { database, .. } => format!(
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                 WHERE table_schema = '{database}' AND table_name = ?"
+            ),
+        };
+        !self.rows(&sql, Some(table)).await.is_empty()
+    }
+
     /// Rows of a query on this storage (`key` bound as its one parameter).
     pub async fn rows(&self, sql: &str, key: Option<&str>) -> Vec<sqlx::any::AnyRow> {
         sqlx::any::install_default_drivers();
@@ -327,28 +345,37 @@ pub struct Stored {
 }
 
 impl Probe<'_> {
-    fn table(&self, contract: &str) -> String {
+    /// A contract's table, qualified and quoted, if it is there yet.
+    async fn table(&self, contract: &str) -> Option<String> {
         let registry = self.gateway.registry();
         let found = registry.get(contract).expect("a contract of the gateway");
-        self.storage.table(&found.table)
+        let there = self.storage.has_table(&found.table).await;
+        there.then(|| self.storage.table(&found.table))
+    }
+
+    /// Whether a contract's table is there yet.
+    pub async fn has_table(&self, contract: &str) -> bool {
+        self.table(contract).await.is_some()
     }
 
     /// How many records of a contract the owner holds.
     pub async fn records(&self, contract: &str) -> i64 {
-        let sql = format!("SELECT COUNT(*) FROM {}", self.table(contract));
+        let Some(table) = self.table(contract).await else {
+            return 0;
+        };
+        let sql = format!("SELECT COUNT(*) FROM {table}");
         self.storage.rows(&sql, None).await[0].get(0)
     }
 
     /// One record as the owner holds it.
     pub async fn stored(&self, contract: &str, key: &str) -> Option<Stored> {
+        let table = self.table(contract).await?;
         let (param, body) = match self.storage {
             Storage::Postgres { .. } => ("$1", "body::text"),
             _ => ("?", "body"),
         };
-        let sql = format!(
-            "SELECT version, revision, {body} FROM {} WHERE record_key = {param}",
-            self.table(contract)
-        );
+        let sql =
+            format!("SELECT version, revision, {body} FROM {table} WHERE record_key = {param}");
         let rows = self.storage.rows(&sql, Some(key)).await;
         rows.first().map(|row| Stored {
             version: row.get::<i64, _>(0) as u32,

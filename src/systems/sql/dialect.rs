@@ -32,6 +32,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// The DDL of a contract's record table in the default layout; `table`
     /// is quoted already.
     fn create_records_table(&self, table: &str) -> String;
+    /// The names of the tables in the database (or schema) unquoted
+    /// statements create tables in, as text.
+    fn tables(&self) -> &'static str;
     /// Turns an `INSERT` into the table's default layout into one that
     /// overwrites `columns` of a row whose key is already there. Only used
     /// for rows the transaction holds locked, so it never overwrites a

@@ -31,7 +31,7 @@ mod rejections;
 mod sqlite;
 mod together;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -43,7 +43,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Capabilities, Committed, Error, Owner, StoredRecord, Write};
-use crate::contract::{Contract, ContractName, Layout, RecordKey};
+use crate::contract::{Contract, ContractName, RecordKey};
 use dialect::Dialect;
 use journal::JournalStatements;
 use ledger::LedgerStatements;
@@ -151,6 +151,16 @@ impl SqlOwner {
         self.procedure.dialect.classify(error)
     }
 
+    /// A contract's statements, its table created first if it may be
+    /// missing.
+    async fn table(&self, contract: &ContractName) -> Result<Arc<RecordStatements>, Error> {
+        let statements = self.procedure.statements(contract)?;
+        statements
+            .ensure_table(self.procedure.dialect, &self.writer)
+            .await?;
+        Ok(statements)
+    }
+
     /// The histogram of this owner's group-commit batch sizes, for the
     /// gateway's metrics.
     pub fn batch_sizes(&self) -> Histogram {
@@ -167,21 +177,21 @@ impl Owner for SqlOwner {
     }
 
     async fn prepare(&self, contracts: &[Arc<Contract>]) -> Result<(), Error> {
+        // The document tables there now; the others are created when first
+        // used (`RecordStatements::ensure_table`).
         let dialect = self.procedure.dialect;
-        let classify = |e| self.classify(e);
-        // The document tables missing, created in one transaction.
-        let mut transaction = self.writer.begin().await.map_err(classify)?;
-        for contract in contracts.iter().filter(|c| c.layout == Layout::Document) {
-            let table = dialect.quote(&contract.table);
-            sqlx::query(&dialect.create_records_table(&table))
-                .execute(&mut *transaction)
-                .await
-                .map_err(classify)?;
-        }
-        transaction.commit().await.map_err(classify)?;
+        let existing: HashSet<String> = sqlx::query_scalar(dialect.tables())
+            .fetch_all(&self.readers)
+            .await
+            .map_err(|e| self.classify(e))?
+            .into_iter()
+            .collect();
         let mut prepared = Vec::with_capacity(contracts.len());
         for contract in contracts {
             let mut statements = RecordStatements::new(dialect, contract);
+            if existing.contains(&contract.table) {
+                statements.found();
+            }
             statements
                 .describe(dialect, &self.readers)
                 .await
@@ -202,6 +212,7 @@ impl Owner for SqlOwner {
     }
 
     async fn commit(&self, write: Write) -> Result<Committed, Error> {
+        self.table(&write.contract).await?;
         let (reply, outcome) = oneshot::channel();
         let stopped = || Error::Unavailable("the owner's writer has stopped".to_owned());
         let mut hasher = std::hash::DefaultHasher::new();
@@ -218,6 +229,12 @@ impl Owner for SqlOwner {
         &self,
         writes: Vec<Write>,
     ) -> Result<Vec<Result<Committed, Error>>, Error> {
+        let mut contracts: Vec<&ContractName> = writes.iter().map(|w| &w.contract).collect();
+        contracts.sort();
+        contracts.dedup();
+        for contract in contracts {
+            self.table(contract).await?;
+        }
         let transaction = self
             .writer
             .begin_with(self.procedure.begin_batch.clone())
@@ -231,7 +248,7 @@ impl Owner for SqlOwner {
         contract: &ContractName,
         key: &RecordKey,
     ) -> Result<Option<StoredRecord>, Error> {
-        let statements = self.procedure.statements(contract)?;
+        let statements = self.table(contract).await?;
         statements
             .read(self.procedure.dialect, &self.readers, key)
             .await

@@ -51,6 +51,10 @@ impl Dialect for Mysql {
         )
     }
 
+    fn tables(&self) -> &'static str {
+        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()"
+    }
+
     fn is_key_conflict(&self, error: &dyn DatabaseError, _key_column: &str) -> bool {
         // "Duplicate entry '…' for key 'PRIMARY'": MySQL names the index,
         // not the column, so the key column must be the primary key.

@@ -52,6 +52,10 @@ impl Dialect for Postgres {
         )
     }
 
+    fn tables(&self) -> &'static str {
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()"
+    }
+
     fn is_key_conflict(&self, error: &dyn DatabaseError, key_column: &str) -> bool {
         // DETAIL: Key (column)=(value) already exists.
         error

@@ -38,6 +38,14 @@ pub struct RecordStatements {
     probe: String,
     /// Writes of many rows at once, for tables in the default layout.
     pub set: Option<SetStatements>,
+    /// A default-layout table's DDL, run on the contract's first write or
+    /// read unless the table was found when the contract was prepared:
+    /// creating every table at start made a start grow with the square of
+    /// the contracts (each SQLite `CREATE` scans the whole schema table;
+    /// 10,000 contracts took 10 s). An existing table is never created.
+    create: Option<String>,
+    /// Set once the table is known to be there.
+    created: tokio::sync::OnceCell<()>,
 }
 
 /// What the payload columns hold.
@@ -176,9 +184,39 @@ impl RecordStatements {
                 names.join(", ")
             ),
             set: matches!(payload, Payload::Document).then(|| SetStatements::new(dialect, &table)),
+            create: matches!(payload, Payload::Document)
+                .then(|| dialect.create_records_table(&table)),
             payload,
             key_column,
+            created: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Records that the table is there already.
+    pub fn found(&self) {
+        let _ = self.created.set(());
+    }
+
+    /// Creates the table unless it is known to be there: once, whoever
+    /// asks first; the others wait for that one.
+    pub async fn ensure_table(&self, dialect: &dyn Dialect, pool: &AnyPool) -> Result<(), Error> {
+        let Some(create) = &self.create else {
+            return Ok(());
+        };
+        self.created
+            .get_or_try_init(|| async {
+                let run = || sqlx::query(create).execute(pool);
+                // Two gateways sharing a PostgreSQL database may create it
+                // at the same moment: the loser's `IF NOT EXISTS` fails on
+                // the catalog's unique index, and once more finds it there.
+                let outcome = match run().await {
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => run().await,
+                    other => other,
+                };
+                outcome.map(drop).map_err(|e| dialect.classify(e))
+            })
+            .await
+            .map(drop)
     }
 
     /// Checks the table has every column the statements name, and learns
