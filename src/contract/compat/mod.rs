@@ -227,6 +227,24 @@ impl SchemaVersion {
     pub fn schema(&self) -> &Schema {
         &self.compiled
     }
+
+    fn side(&self) -> Side<'_> {
+        Side {
+            document: &self.document,
+            roots: &self.roots,
+            avro: self.compiled.avro(),
+        }
+    }
+}
+
+/// What comparing reads of one schema: the document, where its `$ref`s may
+/// reach and, for Avro, the parsed schema. JSON Schema is compared as a
+/// document, so a side needs no validator compiled.
+#[derive(Clone, Copy)]
+pub struct Side<'a> {
+    pub document: &'a SchemaDocument,
+    pub roots: &'a RefRoots,
+    pub avro: Option<&'a apache_avro::Schema>,
 }
 
 /// Reads a file whose name says nothing of its format and recognises the
@@ -301,15 +319,25 @@ pub fn compare(
     direction: Direction,
     policy: Policy,
 ) -> Result<Vec<Change>, Error> {
-    let (old_format, new_format) = (old.compiled.format(), new.compiled.format());
+    compare_sides(old.side(), new.side(), direction, policy)
+}
+
+/// [`compare`], of schemas as [`Side`]s.
+pub fn compare_sides(
+    old: Side<'_>,
+    new: Side<'_>,
+    direction: Direction,
+    policy: Policy,
+) -> Result<Vec<Change>, Error> {
+    let (old_format, new_format) = (old.document.format, new.document.format);
     if old_format != new_format {
         return Err(Error::new(
-            new.path(),
+            &new.document.path,
             format!(
                 "cannot compare a {} schema with a {} schema ({}); both versions must use the same language",
                 describe(new_format),
                 describe(old_format),
-                old.path().display()
+                old.document.path.display()
             ),
         ));
     }
@@ -317,11 +345,11 @@ pub fn compare(
         Direction::Backward => (old, new, Locate::Reader),
         Direction::Forward => (new, old, Locate::Writer),
     };
-    let found = match (writer.compiled.avro(), reader.compiled.avro()) {
+    let found = match (writer.avro, reader.avro) {
         (Some(w), Some(r)) => avro::compare(w, r, locate),
         _ => json_schema::compare(
-            json_schema::Input::new(&writer.document, &writer.roots),
-            json_schema::Input::new(&reader.document, &reader.roots),
+            json_schema::Input::new(writer.document, writer.roots),
+            json_schema::Input::new(reader.document, reader.roots),
             locate,
             policy,
         )?,
