@@ -334,11 +334,15 @@ fn load_contract(
             options.payload_cases,
         );
     }
-    if problems.is_empty() {
-        Ok(contract)
-    } else {
-        Err(problems)
+    if !problems.is_empty() {
+        return Err(problems);
     }
+    // Checked: its validators wait for the payloads that need them.
+    let mut contract = contract;
+    for version in &mut contract.versions {
+        version.schema.release();
+    }
+    Ok(contract)
 }
 
 /// The table layout `columns:` and `revision_column:` describe.
