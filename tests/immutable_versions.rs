@@ -49,4 +49,52 @@ async fn a_version_whose_schema_changed_under_its_number_is_refused_at_start(bac
     assert_eq!(again.get("/readyz").await.status(), 200);
 }
 
-on_every_owner!(a_version_whose_schema_changed_under_its_number_is_refused_at_start);
+/// `n` one-version contracts `c0001` … with a title of their own each.
+fn many_contracts(folder: &Path, n: usize) {
+    for i in 1..=n {
+        let dir = folder.join(format!("c{i:04}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let schema = serde_json::json!({
+            "title": format!("contract {i}"), "type": "object",
+            "properties": {"id": {"type": "string"}}, "required": ["id"]
+        });
+        std::fs::write(dir.join("v1.schema.json"), schema.to_string()).unwrap();
+        std::fs::write(
+            dir.join("contract.yaml"),
+            format!(
+                "name: c{i:04}\nkey: /id\nversions:\n  - version: 1\n    schema: v1.schema.json\n"
+            ),
+        )
+        .unwrap();
+    }
+}
+
+/// Hashes are recorded a few hundred per statement: the last of more than
+/// one statement's worth is recorded too, and checked at the next start.
+async fn every_hash_of_many_versions_is_recorded(backend: Backend) {
+    let folders = tempfile::tempdir().unwrap();
+    let (published, edited) = (folders.path().join("a"), folders.path().join("b"));
+    many_contracts(&published, 501);
+    many_contracts(&edited, 501);
+    let last = edited.join("c0501/v1.schema.json");
+    let text = std::fs::read_to_string(&last).unwrap();
+    std::fs::write(
+        &last,
+        text.replace("contract 501", "contract five hundred and one"),
+    )
+    .unwrap();
+
+    let gateway = TestGateway::on(backend, &published).await;
+    let refused = Gateway::open(gateway.storage.config(&edited, Limits::default()))
+        .await
+        .err()
+        .expect("the edited c0501 v1 is refused");
+    let message = format!("{refused:#}");
+    assert!(message.contains("contract `c0501` v1"), "{message}");
+    assert!(!message.contains("c0500"), "{message}");
+}
+
+on_every_owner!(
+    a_version_whose_schema_changed_under_its_number_is_refused_at_start,
+    every_hash_of_many_versions_is_recorded
+);

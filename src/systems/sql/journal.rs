@@ -2,11 +2,12 @@
 //! feed as `systems/journal.rs` explains, and claimed by one relay at a
 //! time so that events leave in commit order.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -27,6 +28,9 @@ const SEQUENCE_LIMIT: i64 = 1000;
 /// Events deleted per retention transaction at most, so a sweep never holds
 /// the feed row's lock for long.
 const PRUNE_LIMIT: i64 = 10_000;
+/// Schema hashes recorded per statement: 4 parameters each, far below any
+/// engine's limit on one statement's parameters.
+const PINNED_PER_INSERT: usize = 500;
 
 /// The journal's statements in one dialect, built once.
 pub struct JournalStatements {
@@ -430,52 +434,65 @@ impl Journal for SqlOwner {
     }
     async fn pin_schemas(&self, served: &[ServedSchema]) -> Result<Vec<ChangedSchema>, Error> {
         let dialect = self.procedure.dialect;
-        let p = |index| dialect.param(index);
-        let select = format!(
-            "SELECT hash FROM contractgate_schema_hashes WHERE contract = {} AND version = {}",
-            p(1),
-            p(2)
-        );
-        let insert = format!(
-            "INSERT INTO contractgate_schema_hashes (contract, version, hash, first_served_at) VALUES ({})",
-            dialect.params(1, 4)
-        );
         let classify = |e| self.classify(e);
         // Under the feed row's lock, so that instances starting together
         // on one database take turns: the second sees the first's hashes.
         let (mut transaction, _) = self.lock_feed().await?;
-        let now = now_rfc3339();
+        // Every hash recorded, in one query, and the new ones in a few
+        // multi-row inserts: a statement per version was seconds of a
+        // start with 10,000 contracts.
+        let rows = sqlx::query("SELECT contract, version, hash FROM contractgate_schema_hashes")
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(classify)?;
+        let mut recorded = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let (Text(contract), version, Text(hash)) = (
+                row.try_get::<Text, _>(0).map_err(classify)?,
+                row.try_get::<i64, _>(1).map_err(classify)?,
+                row.try_get::<Text, _>(2).map_err(classify)?,
+            );
+            recorded.insert((contract, version), hash);
+        }
         let mut changed = Vec::new();
+        let mut new = Vec::new();
         for schema in served {
-            let recorded: Option<Text> = sqlx::query_scalar(&select)
-                .bind(schema.contract.as_str())
-                .bind(i64::from(schema.version))
-                .fetch_optional(&mut *transaction)
-                .await
-                .map_err(classify)?;
-            match recorded {
-                Some(Text(recorded)) if recorded != schema.hash => changed.push(ChangedSchema {
+            let version = i64::from(schema.version);
+            match recorded.get(&(schema.contract.as_str().to_owned(), version)) {
+                Some(hash) if *hash != schema.hash => changed.push(ChangedSchema {
                     contract: schema.contract.clone(),
                     version: schema.version,
-                    recorded,
+                    recorded: hash.clone(),
                     offered: schema.hash.clone(),
                 }),
                 Some(_) => {}
-                None => {
-                    sqlx::query(&insert)
-                        .bind(schema.contract.as_str())
-                        .bind(i64::from(schema.version))
-                        .bind(schema.hash.as_str())
-                        .bind(now.as_str())
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(classify)?;
-                }
+                None => new.push((schema, version)),
             }
         }
-        if changed.is_empty() {
-            transaction.commit().await.map_err(classify)?;
+        if !changed.is_empty() {
+            // Nothing recorded, and the feed's lock let go now: the refused
+            // gateway's connections may close later than another instance
+            // wants the lock.
+            transaction.rollback().await.map_err(classify)?;
+            return Ok(changed);
         }
+        let now = now_rfc3339();
+        for part in new.chunks(PINNED_PER_INSERT) {
+            let insert = format!(
+                "INSERT INTO contractgate_schema_hashes (contract, version, hash, first_served_at) VALUES {}",
+                dialect.rows(part.len(), &[false; 4])
+            );
+            let mut query = sqlx::query(&insert);
+            for (schema, version) in part {
+                query = query
+                    .bind(schema.contract.as_str())
+                    .bind(*version)
+                    .bind(schema.hash.as_str())
+                    .bind(now.as_str());
+            }
+            query.execute(&mut *transaction).await.map_err(classify)?;
+        }
+        transaction.commit().await.map_err(classify)?;
         Ok(changed)
     }
     async fn keep_rejection(
