@@ -211,25 +211,14 @@ fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow:
         #[cfg(unix)]
         tokio::spawn(reload_on_hangup(gateway.clone())?);
         let shutdown = shutdown_signal()?;
-        // Watching takes a while with thousands of folders: the server
-        // answers meanwhile. A change made before the watch is in place
-        // waits for the next one, as one made while loading always has.
-        let watching = {
-            let gateway = gateway.clone();
-            async move {
-                if !gateway.config().reload.watch {
-                    return None;
-                }
-                let watched = tokio::task::spawn_blocking(move || watch(gateway)).await;
-                match watched {
-                    Ok(Ok(watcher)) => Some(watcher),
-                    Ok(Err(error)) => {
-                        tracing::warn!(%error, "the contracts folder is not watched; SIGHUP or POST /admin/reload reload it");
-                        None
-                    }
-                    Err(_) => None,
-                }
-            }
+        let _watcher = if gateway.config().reload.watch {
+            watch(gateway.clone())
+                .inspect_err(|error| {
+                    tracing::warn!(%error, "the contracts folder is not watched; SIGHUP or POST /admin/reload reload it");
+                })
+                .ok()
+        } else {
+            None
         };
         let server = Server::new(gateway)?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -238,9 +227,7 @@ fn serve(file: Option<PathBuf>, overrides: Overrides, insecure: bool) -> anyhow:
             server.scheme(),
             listener.local_addr()?
         );
-        // The watcher lives until the server stops.
-        let (served, _watcher) = tokio::join!(server.serve(listener, shutdown), watching);
-        served?;
+        server.serve(listener, shutdown).await?;
         // Requests are answered; what they committed goes out before exit.
         let flushed = background.flush(deadline).await;
         tracing::info!(flushed, "contractgate stopped");

@@ -256,6 +256,33 @@ async fn a_change_in_the_folder_reloads_it() {
     assert_eq!(gateway.gateway().generation(), 2);
 }
 
+/// `serve` watches its folder from the moment it answers: the first edit
+/// after that reloads.
+#[tokio::test]
+async fn serve_reloads_the_contracts_when_the_folder_changes() {
+    let work = tempfile::tempdir().unwrap();
+    let contracts = work.path().join("contracts");
+    copy_dir(&example_contracts(), &contracts);
+    let served = Served::start(work.path(), &[], &[]);
+    let client = reqwest::Client::new();
+    let described = || async {
+        let customer: serde_json::Value = client
+            .get(served.url("/contracts/customer"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        customer["description"].as_str().map(str::to_owned)
+    };
+    touch(&contracts, 1);
+    assert!(
+        eventually(async || described().await.as_deref() == Some("revision 1")).await,
+        "the edit did not reload the folder"
+    );
+}
+
 #[tokio::test]
 async fn sighup_reloads_the_contracts() {
     let work = tempfile::tempdir().unwrap();
