@@ -18,6 +18,16 @@ fn v1_hash(contracts: &Path) -> String {
         .clone()
 }
 
+/// Why a start on `gateway`'s storage with the contracts of `folder` is
+/// refused.
+async fn refused_start(gateway: &TestGateway, folder: &Path) -> String {
+    let refused = Gateway::open(gateway.storage.config(folder, Limits::default()))
+        .await
+        .err()
+        .expect("the start is refused");
+    format!("{refused:#}")
+}
+
 async fn a_version_whose_schema_changed_under_its_number_is_refused_at_start(backend: Backend) {
     let folders = tempfile::tempdir().unwrap();
     let (published, edited) = (folders.path().join("a"), folders.path().join("b"));
@@ -33,11 +43,7 @@ async fn a_version_whose_schema_changed_under_its_number_is_refused_at_start(bac
     assert_ne!(recorded, offered);
 
     let gateway = TestGateway::on(backend, &published).await;
-    let refused = Gateway::open(gateway.storage.config(&edited, Limits::default()))
-        .await
-        .err()
-        .expect("the edited v1 is refused");
-    let message = format!("{refused:#}");
+    let message = refused_start(&gateway, &edited).await;
     assert!(message.contains("contract `customer` v1"), "{message}");
     assert!(
         message.contains(&recorded) && message.contains(&offered),
@@ -85,11 +91,7 @@ async fn every_hash_of_many_versions_is_recorded(backend: Backend) {
     .unwrap();
 
     let gateway = TestGateway::on(backend, &published).await;
-    let refused = Gateway::open(gateway.storage.config(&edited, Limits::default()))
-        .await
-        .err()
-        .expect("the edited c0501 v1 is refused");
-    let message = format!("{refused:#}");
+    let message = refused_start(&gateway, &edited).await;
     assert!(message.contains("contract `c0501` v1"), "{message}");
     assert!(!message.contains("c0500"), "{message}");
 }

@@ -264,16 +264,8 @@ async fn serve_reloads_the_contracts_when_the_folder_changes() {
     let contracts = work.path().join("contracts");
     copy_dir(&example_contracts(), &contracts);
     let served = Served::start(work.path(), &[], &[]);
-    let client = reqwest::Client::new();
     let described = || async {
-        let customer: serde_json::Value = client
-            .get(served.url("/contracts/customer"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let customer = served.get_json("/contracts/customer").await;
         customer["description"].as_str().map(str::to_owned)
     };
     touch(&contracts, 1);
@@ -288,18 +280,8 @@ async fn sighup_reloads_the_contracts() {
     let work = tempfile::tempdir().unwrap();
     copy_dir(&example_contracts(), &work.path().join("contracts"));
     let served = Served::start(work.path(), &[], &[]);
-    let client = reqwest::Client::new();
-    let generation = || async {
-        let ready: serde_json::Value = client
-            .get(served.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ready["registry"]["generation"].as_u64()
-    };
+    let generation =
+        || async { served.get_json("/readyz").await["registry"]["generation"].as_u64() };
     assert_eq!(generation().await, Some(1));
     served.signal("HUP");
     assert!(eventually(async || generation().await == Some(2)).await);

@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Executor};
 use support::nats::{self, TestStream};
@@ -141,14 +141,7 @@ async fn at_sigterm_the_relay_publishes_what_its_loop_had_not() {
         let created = client.post(url).json(&body).send().await.unwrap();
         assert_eq!(created.status(), 201);
     }
-    let page: Value = client
-        .get(served.url("/changes"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = served.get_json("/changes").await;
     let feed = page["events"].as_array().cloned().unwrap_or_default();
     assert_eq!(feed.len(), 5, "{page}");
     drop(client);

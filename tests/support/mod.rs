@@ -1098,6 +1098,16 @@ impl Served {
         format!("{}{path}", self.base)
     }
 
+    /// The JSON body of a GET of `path`.
+    pub async fn get_json(&self, path: &str) -> Value {
+        reqwest::get(self.url(path))
+            .await
+            .expect("the gateway answers")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// Sends the process a signal (`TERM`, `HUP`).
     pub fn signal(&self, name: &str) {
         let sent = std::process::Command::new("kill")
